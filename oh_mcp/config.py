@@ -1,0 +1,147 @@
+"""Settings: one frozen object, built once from CLI flags over environment variables over defaults.
+
+Every option is declared once in `OPTIONS` (flag, env twin, help), so the CLI parser and the
+README's configuration table come from the same data, and `Settings.sources` records where each
+value came from (for `oh-mcp doctor`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+Transport = Literal["stdio", "sse", "streamable-http"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message is one line for a human."""
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str
+    flag: str
+    env: str
+    help: str
+    kind: Literal["str", "float", "int", "bool", "list"] = "str"
+    secret: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("openhands_url", "--openhands-url", "OPENHANDS_URL", "Base URL of the OpenHands server."),
+    Option(
+        "api_key",
+        "--api-key",
+        "OPENHANDS_API_KEY",
+        "OpenHands API key (Cloud) or SESSION_API_KEY (local); sent as Bearer and X-Session-API-Key.",
+        secret=True,
+    ),
+    Option("timeout", "--timeout", "OH_MCP_TIMEOUT", "Seconds allowed for one request to OpenHands.", "float"),
+    Option("read_only", "--read-only", "OH_MCP_READ_ONLY", "Expose only tools that change nothing.", "bool"),
+    Option("toolsets", "--toolsets", "OH_MCP_TOOLSETS", "Comma list of toolsets to enable, or 'all'.", "list"),
+    Option("tools", "--tools", "OH_MCP_TOOLS", "Comma list of single tools to add to the toolsets.", "list"),
+    Option(
+        "exclude_tools", "--exclude-tools", "OH_MCP_EXCLUDE_TOOLS", "Comma list of tools to hide (always wins).", "list"
+    ),
+    Option("output_budget", "--output-budget", "OH_MCP_OUTPUT_BUDGET", "Most characters of text in one result.", "int"),
+    Option("transport", "--transport", "OH_MCP_TRANSPORT", "stdio (default), sse or streamable-http."),
+    Option("host", "--host", "OH_MCP_HOST", "Address the HTTP transports listen on."),
+    Option("port", "--port", "OH_MCP_PORT", "Port the HTTP transports listen on.", "int"),
+    Option("log_level", "--log-level", "OH_MCP_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)."),
+)
+
+
+class Settings(BaseModel):
+    """Everything oh-mcp needs to run. Build with `Settings.load()`; keys are SecretStr."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    openhands_url: str = "http://localhost:3000"
+    api_key: SecretStr | None = None
+    timeout: float = Field(default=30.0, gt=0, le=3600)
+    read_only: bool = False
+    toolsets: tuple[str, ...] = ("all",)
+    tools: tuple[str, ...] = ()
+    exclude_tools: tuple[str, ...] = ()
+    output_budget: int = Field(default=20_000, ge=1_000, le=1_000_000)
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: LogLevel = "WARNING"
+    poll_interval: float = Field(default=1.0, gt=0, le=30)
+    sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("openhands_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        return value.strip().rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def load(cls, argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Flags win over the environment, which wins over defaults. Raises ConfigError."""
+        env = os.environ if env is None else env
+        flags = vars(option_parser().parse_known_args(argv or [])[0])
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for option in OPTIONS:
+            raw, source = flags.get(option.field), option.flag
+            if raw is None:
+                raw, source = env.get(option.env) or None, option.env
+            if raw is not None:
+                values[option.field] = _convert(option, raw)
+                sources[option.field] = source
+        if env.get("OH_MCP_POLL_INTERVAL"):
+            values["poll_interval"] = env["OH_MCP_POLL_INTERVAL"]
+        try:
+            return cls(**values, sources=sources)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc, sources)) from None
+
+    def source_of(self, field: str) -> str:
+        return self.sources.get(field, "default")
+
+
+def _convert(option: Option, raw: Any) -> Any:
+    if option.kind == "bool" and isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ConfigError(f"{option.env} must be true or false, got {raw!r}")
+        return lowered in ("1", "true", "yes", "on")
+    if option.kind == "list" and isinstance(raw, str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _one_line(exc: ValidationError, sources: dict[str, str]) -> str:
+    error = exc.errors(include_url=False)[0]
+    field = str(error["loc"][0]) if error["loc"] else "configuration"
+    where = sources.get(field, field)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"invalid {where}: {message}"
+
+
+def option_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Add one flag per option. Defaults are None so an absent flag falls back to the env."""
+    parser = parser or argparse.ArgumentParser(add_help=False)
+    for option in OPTIONS:
+        help_text = f"{option.help} [env {option.env}]"
+        if option.kind == "bool":
+            parser.add_argument(option.flag, dest=option.field, action="store_const", const=True, help=help_text)
+        else:
+            parser.add_argument(option.flag, dest=option.field, metavar=option.env, help=help_text)
+    return parser

@@ -1,0 +1,407 @@
+"""An async client for the OpenHands V1 app server (`/api/v1`) and the agent servers it starts.
+
+One `httpx.AsyncClient` with keep-alive serves every call. The client knows nothing of MCP:
+it returns models from `models.py` and raises errors from `errors.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
+
+from .errors import (
+    NotFound,
+    OpenHandsError,
+    RateLimited,
+    ServerError,
+    StartFailed,
+    Unavailable,
+    WaitTimedOut,
+    error_from_response,
+    error_from_transport,
+)
+from .models import (
+    AppConversation,
+    Event,
+    ExecutionStatus,
+    Page,
+    Sandbox,
+    SandboxSpec,
+    SandboxStatus,
+    SendMessageResult,
+    StartRequest,
+    StartTask,
+    StartTaskStatus,
+    conversation_id,
+    message_content,
+    sandbox_id,
+)
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+W = TypeVar("W")
+V = TypeVar("V")
+
+OnChange = Callable[[W], Awaitable[None]]
+
+# A per-request key (hosted mode: the caller's own OpenHands key) wins over the configured one.
+request_api_key: ContextVar[str | None] = ContextVar("oh_mcp_request_api_key", default=None)
+
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+USER_AGENT = "oh-mcp"
+
+
+class OpenHandsClient:
+    """Typed calls to one OpenHands server. Use as an async context manager."""
+
+    def __init__(
+        self,
+        base_url: str = "http://localhost:3000",
+        *,
+        api_key: str | SecretStr | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        poll_interval: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+        self.retries = retries
+        self.poll_interval = poll_interval
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            event_hooks=dict(event_hooks) if event_hooks else None,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenHandsClient(base_url={self.base_url!r}, api_key={'***' if self._api_key else None})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def _key(self) -> str | None:
+        override = request_api_key.get()
+        if override:
+            return override
+        return self._api_key.get_secret_value() if self._api_key else None
+
+    def _auth_headers(self) -> dict[str, str]:
+        key = self._key()
+        # Cloud reads the Bearer header, a local server the X-Session-API-Key: send both.
+        return {"Authorization": f"Bearer {key}", "X-Session-API-Key": key} if key else {}
+
+    def _secrets(self, *extra: str | None) -> tuple[str, ...]:
+        return tuple(s for s in (self._key(), *extra) if s)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Any = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Any:
+        write = method not in ("GET", "HEAD")
+        attempts = 1 if write else 1 + self.retries
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                if last or isinstance(exc, httpx.TimeoutException):
+                    raise error_from_transport(exc, what, write=write) from None
+                await anyio.sleep(_backoff(attempt))
+                continue
+            if response.status_code < 400:
+                return _json(response, what)
+            error = error_from_response(response, what, secrets or self._secrets())
+            if last or response.status_code not in _RETRY_STATUSES:
+                raise error
+            await anyio.sleep(_retry_delay(error, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _api(self, method: str, path: str, *, what: str, params: Any = None, json: Any = None) -> Any:
+        return await self._send(
+            method, "/api/v1" + path, what=what, params=params, json=json, headers=self._auth_headers()
+        )
+
+    # ---- app conversations ------------------------------------------------------------------
+
+    async def search_conversations(
+        self,
+        *,
+        limit: int = 20,
+        page_id: str | None = None,
+        title_contains: str | None = None,
+        sandbox_id: str | None = None,
+    ) -> Page[AppConversation]:
+        params = _params(limit=limit, page_id=page_id, title__contains=title_contains, sandbox_id__eq=sandbox_id)
+        data = await self._api("GET", "/app-conversations/search", what="conversations", params=params)
+        return _validate(Page[AppConversation], data, "conversation page")
+
+    async def get_conversations(self, ids: Iterable[str]) -> list[AppConversation | None]:
+        hexes = [conversation_id(i) for i in ids]
+        data = await self._api("GET", "/app-conversations", what="conversations", params={"ids": hexes})
+        return _validate(list[AppConversation | None], data, "conversation list")
+
+    async def get_conversation(self, conv_id: str) -> AppConversation:
+        found = (await self.get_conversations([conv_id]))[0]
+        if found is None:
+            raise NotFound(f"Conversation {conversation_id(conv_id)} not found.", hint=_LIST_CONVERSATIONS)
+        return found
+
+    async def start_conversation(self, request: StartRequest) -> StartTask:
+        data = await self._api("POST", "/app-conversations", what="the new conversation", json=request.body())
+        return _validate(StartTask, data, "start task")
+
+    async def get_start_task(self, task_id: str) -> StartTask:
+        hex_id = conversation_id(task_id)
+        data = await self._api(
+            "GET", "/app-conversations/start-tasks", what=f"Start task {hex_id}", params={"ids": [hex_id]}
+        )
+        found = _validate(list[StartTask | None], data, "start task list")[0]
+        if found is None:
+            raise NotFound(f"Start task {hex_id} not found.", hint="Use the task_id that start_conversation returned.")
+        return found
+
+    async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
+        hex_id = conversation_id(conv_id)
+        data = await self._api(
+            "PATCH", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}", json={"title": title}
+        )
+        return _validate(AppConversation, data, "conversation")
+
+    async def delete_conversation(self, conv_id: str) -> None:
+        hex_id = conversation_id(conv_id)
+        await self._api("DELETE", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}")
+
+    async def send_message(
+        self, conv_id: str, text: str, *, image_urls: list[str] | None = None, run: bool = True
+    ) -> SendMessageResult:
+        hex_id = conversation_id(conv_id)
+        body = {"role": "user", "content": message_content(text, image_urls), "run": run}
+        data = await self._api(
+            "POST", f"/app-conversations/{hex_id}/send-message", what=f"Conversation {hex_id}", json=body
+        )
+        return _validate(SendMessageResult, data, "send-message result")
+
+    async def search_events(
+        self,
+        conv_id: str,
+        *,
+        limit: int = 20,
+        kind: str | None = None,
+        newest_first: bool = True,
+        page_id: str | None = None,
+    ) -> Page[Event]:
+        hex_id = conversation_id(conv_id)
+        order = "TIMESTAMP_DESC" if newest_first else "TIMESTAMP"
+        params = _params(limit=limit, kind__eq=kind, sort_order=order, page_id=page_id)
+        data = await self._api(
+            "GET", f"/conversation/{hex_id}/events/search", what=f"Conversation {hex_id}", params=params
+        )
+        return _validate(Page[Event], data, "event page")
+
+    # ---- sandboxes --------------------------------------------------------------------------
+
+    async def search_sandboxes(self, *, limit: int = 20, page_id: str | None = None) -> Page[Sandbox]:
+        data = await self._api(
+            "GET", "/sandboxes/search", what="sandboxes", params=_params(limit=limit, page_id=page_id)
+        )
+        return _validate(Page[Sandbox], data, "sandbox page")
+
+    async def get_sandboxes(self, ids: Iterable[str]) -> list[Sandbox | None]:
+        checked = [sandbox_id(i) for i in ids]
+        data = await self._api("GET", "/sandboxes", what="sandboxes", params={"id": checked})
+        return _validate(list[Sandbox | None], data, "sandbox list")
+
+    async def get_sandbox(self, sid: str) -> Sandbox:
+        found = (await self.get_sandboxes([sid]))[0]
+        if found is None:
+            raise NotFound(f"Sandbox {sid} not found.", hint="list_sandboxes shows the sandboxes that exist.")
+        return found
+
+    async def create_sandbox(self, spec_id: str | None = None) -> Sandbox:
+        # The spec id travels as a query parameter; the route takes no body.
+        data = await self._api("POST", "/sandboxes", what="the new sandbox", params=_params(sandbox_spec_id=spec_id))
+        return _validate(Sandbox, data, "sandbox")
+
+    async def pause_sandbox(self, sid: str) -> None:
+        await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/pause", what=f"Sandbox {sid}")
+
+    async def resume_sandbox(self, sid: str) -> None:
+        await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/resume", what=f"Sandbox {sid}")
+
+    async def delete_sandbox(self, sid: str) -> None:
+        # 1.11.0 ignores the path segment and reads a required ?sandbox_id= query parameter.
+        checked = sandbox_id(sid)
+        await self._api("DELETE", f"/sandboxes/{checked}", what=f"Sandbox {sid}", params={"sandbox_id": checked})
+
+    # ---- sandbox specs ----------------------------------------------------------------------
+
+    async def search_sandbox_specs(self, *, limit: int = 20, page_id: str | None = None) -> Page[SandboxSpec]:
+        params = _params(limit=limit, page_id=page_id)
+        data = await self._api("GET", "/sandbox-specs/search", what="sandbox specs", params=params)
+        return _validate(Page[SandboxSpec], data, "sandbox spec page")
+
+    async def get_sandbox_specs(self, ids: Iterable[str]) -> list[SandboxSpec | None]:
+        data = await self._api("GET", "/sandbox-specs", what="sandbox specs", params={"id": list(ids)})
+        return _validate(list[SandboxSpec | None], data, "sandbox spec list")
+
+    # ---- agent server -----------------------------------------------------------------------
+
+    async def get_final_response(self, conversation: AppConversation) -> str | None:
+        """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
+        if not conversation.conversation_url or conversation.session_api_key is None:
+            return None
+        key = conversation.session_api_key.get_secret_value()
+        data = await self._send(
+            "GET",
+            conversation.conversation_url.rstrip("/") + "/agent_final_response",
+            what=f"the agent server of conversation {conversation.id}",
+            headers={"X-Session-API-Key": key},
+            secrets=self._secrets(key),
+        )
+        response = data.get("response") if isinstance(data, dict) else None
+        return response if isinstance(response, str) else None
+
+    async def server_info(self) -> dict[str, Any]:
+        """The root /server_info document (no auth); used to report the version."""
+        data = await self._send("GET", "/server_info", what="server info")
+        return data if isinstance(data, dict) else {}
+
+    # ---- waits ------------------------------------------------------------------------------
+
+    async def wait_for_start_task(
+        self, task_id: str, *, timeout: float, on_change: OnChange[StartTask] | None = None
+    ) -> StartTask:
+        """Poll a start task until READY. Raises StartFailed on ERROR and WaitTimedOut at the deadline."""
+        task = await self._poll(
+            lambda: self.get_start_task(task_id), lambda t: t.finished, lambda t: t.status, timeout, on_change
+        )
+        if task.status == StartTaskStatus.ERROR:
+            raise StartFailed(f"Starting the conversation failed: {task.detail or 'no detail given'}.")
+        return task
+
+    async def wait_for_sandbox(
+        self, sid: str, *, timeout: float, on_change: OnChange[Sandbox] | None = None
+    ) -> Sandbox:
+        """Poll a sandbox until RUNNING. Raises Unavailable on ERROR/MISSING and WaitTimedOut at the deadline."""
+        done = {SandboxStatus.RUNNING, SandboxStatus.ERROR, SandboxStatus.MISSING}
+        sandbox = await self._poll(
+            lambda: self.get_sandbox(sid), lambda s: s.status in done, lambda s: s.status, timeout, on_change
+        )
+        if sandbox.status != SandboxStatus.RUNNING:
+            raise Unavailable(
+                f"Sandbox {sid} ended in status {sandbox.status} instead of RUNNING.", hint=_SANDBOX_BROKEN
+            )
+        return sandbox
+
+    async def wait_for_agent(
+        self, conv_id: str, *, timeout: float, on_poll: OnChange[AppConversation] | None = None
+    ) -> AppConversation:
+        """Poll until the agent stops running. Calls `on_poll` on every poll, for heartbeats."""
+
+        def settled(c: AppConversation) -> bool:
+            return c.execution_status is not None and c.execution_status != ExecutionStatus.RUNNING
+
+        return await self._poll(lambda: self.get_conversation(conv_id), settled, None, timeout, on_poll)
+
+    async def _poll(
+        self,
+        fetch: Callable[[], Awaitable[W]],
+        done: Callable[[W], bool],
+        key: Callable[[W], object] | None,
+        timeout: float,
+        on_change: OnChange[W] | None,
+    ) -> W:
+        """Fetch until `done`; report each change of `key` (or every poll when key is None)."""
+        deadline = anyio.current_time() + timeout
+        seen: object = object()
+        item: W | None = None
+        while True:
+            with anyio.move_on_after(max(deadline - anyio.current_time(), 0.001)) as scope:
+                item = await fetch()
+            if scope.cancelled_caught or item is None:
+                raise WaitTimedOut("The wait ran out of time.", last=item)
+            current = key(item) if key else object()
+            if on_change is not None and current != seen:
+                await on_change(item)
+            seen = current
+            if done(item):
+                return item
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise WaitTimedOut("The wait ran out of time.", last=item)
+            await anyio.sleep(min(self.poll_interval, remaining))
+
+
+_LIST_CONVERSATIONS = "Check the id; list_conversations shows the conversations that exist."
+_SANDBOX_BROKEN = "Check it with get_sandbox; delete it and start a new one if it stays broken."
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"OpenHands answered {what} with a body that is not JSON (HTTP {response.status_code}).",
+            hint="The server may be misconfigured or behind a proxy page; check OPENHANDS_URL.",
+        ) from None
+
+
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _validate(kind: type[V], data: Any, what: str) -> V:
+    adapter: TypeAdapter[V] | None = _adapters.get(kind)
+    if adapter is None:
+        adapter = _adapters[kind] = TypeAdapter(kind)
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        logger.warning("OpenHands sent a %s oh-mcp cannot read: %s", what, exc.errors(include_input=False)[:3])
+        raise ServerError(
+            f"OpenHands sent a {what} that oh-mcp cannot read.", hint="Check the server version (1.11+)."
+        ) from None
+
+
+def _backoff(attempt: int) -> float:
+    return min(4.0, 0.25 * 2.0**attempt) * (0.5 + random.random())
+
+
+def _retry_delay(error: OpenHandsError, attempt: int) -> float:
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return min(float(error.retry_after), 10.0)
+    return _backoff(attempt)

@@ -1,0 +1,230 @@
+"""Errors raised by the OpenHands client.
+
+Every failure the client can meet becomes one of these, built in exactly one place
+(`error_from_response` for HTTP answers, `error_from_transport` for network failures), so
+callers never read status codes or catch httpx exceptions themselves.
+
+* OpenHandsError              base: `status`, `message` (what happened), `hint` (what to do next)
+  x NotFound                  404, or a batch GET answered `null` for the id
+  x SandboxNotRunning         409: the sandbox is PAUSED/STARTING; carries `sandbox_status`
+  x Archived                  410: the conversation's sandbox is MISSING (archived)
+  x Unavailable               502/503/504: the agent server or sandbox cannot serve the call
+  x AuthFailed                401/403: the API key is missing or wrong
+  x InvalidRequest            400/422: the server refused the input; carries the field messages
+  x RateLimited               429: carries `retry_after` seconds when the server said
+  x ServerError               any other 5xx, or a body we could not understand
+  x ConnectionFailed          OpenHands could not be reached at all
+  x RequestTimeout            no answer within the timeout; `sent` says whether a write may have landed
+  x WaitTimedOut              a wait helper's deadline passed (not an HTTP failure)
+  x StartFailed               a start task ended in ERROR; carries the task's `detail`
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+
+class OpenHandsError(Exception):
+    """Base of every error the OpenHands client raises."""
+
+    status: int | None = None
+    default_hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = self.default_hint if hint is None else hint
+        if status is not None:
+            self.status = status
+
+    def for_model(self) -> str:
+        """One paragraph an assistant can act on: what happened, then what to do."""
+        return f"{self.message} {self.hint}".strip()
+
+    def __str__(self) -> str:
+        return self.for_model()
+
+
+class NotFound(OpenHandsError):
+    status = 404
+
+
+class SandboxNotRunning(OpenHandsError):
+    status = 409
+
+    def __init__(self, message: str, *, sandbox_status: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sandbox_status = sandbox_status
+
+
+class Archived(OpenHandsError):
+    status = 410
+    default_hint = "Its sandbox is gone, so it can no longer run; start a new conversation with start_conversation."
+
+
+class Unavailable(OpenHandsError):
+    status = 503
+    default_hint = "The sandbox or its agent server is not answering; check it with get_sandbox, then try again."
+
+
+class AuthFailed(OpenHandsError):
+    status = 401
+    default_hint = "Check OPENHANDS_API_KEY: it must be a valid key for this OpenHands server."
+
+
+class InvalidRequest(OpenHandsError):
+    status = 422
+    default_hint = "Correct the arguments and call again."
+
+    def __init__(
+        self, message: str, *, field_errors: list[str] | None = None, hint: str | None = None, status: int = 422
+    ) -> None:
+        super().__init__(message, hint=hint, status=status)
+        self.field_errors = field_errors or []
+
+
+class RateLimited(OpenHandsError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        wait = f"Wait {retry_after:g} s, then try again." if retry_after is not None else "Wait a little, then retry."
+        super().__init__(message, hint=wait)
+        self.retry_after = retry_after
+
+
+class ServerError(OpenHandsError):
+    status = 500
+    default_hint = "This is a problem on the OpenHands side; try again later."
+
+
+class ConnectionFailed(OpenHandsError):
+    status = None
+    default_hint = "Check that OpenHands is running and that OPENHANDS_URL points at it."
+
+
+class RequestTimeout(OpenHandsError):
+    status = None
+
+    def __init__(self, message: str, *, sent: bool, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sent = sent
+
+
+class WaitTimedOut(OpenHandsError):
+    status = None
+
+    def __init__(self, message: str, *, last: object = None) -> None:
+        super().__init__(message, hint="")
+        self.last = last
+
+
+class StartFailed(OpenHandsError):
+    status = None
+    default_hint = "Read the detail above, fix the cause (repository, model, sandbox), then start again."
+
+
+# Upstream texts may quote a key (e.g. a URL with ?session_api_key=); never pass one upward.
+_SECRETISH = re.compile(r"(session_api_key|api_key|token|authorization)([\"'=:\s]+)([^\s\"'&,}]+)", re.IGNORECASE)
+_MAX_DETAIL = 500
+
+
+def scrub(text: str, secrets: tuple[str, ...] = (), limit: int | None = _MAX_DETAIL) -> str:
+    """Remove known secret values and anything shaped like `key=value` credentials; cut to `limit`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
+
+
+def _detail_text(body: Any) -> tuple[str, list[str]]:
+    """Normalise the three error shapes: {"detail": str}, {"detail": [errors]}, {"error": str}."""
+    if isinstance(body, dict):
+        detail = body.get("detail", body.get("error"))
+        if isinstance(detail, str):
+            return detail, []
+        if isinstance(detail, list):
+            fields = [_field_message(item) for item in detail]
+            return "; ".join(fields), fields
+        if detail is not None:
+            return str(detail), []
+    if isinstance(body, str):
+        return body.strip(), []
+    return "", []
+
+
+def _field_message(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    loc = [str(part) for part in item.get("loc", []) if part not in ("body", "query", "path")]
+    msg = str(item.get("msg", "invalid value"))
+    return f"{'.'.join(loc)}: {msg}" if loc else msg
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+_SANDBOX_STATUS = re.compile(r"Sandbox is ([A-Z_]+)")
+
+
+def error_from_response(response: httpx.Response, what: str, secrets: tuple[str, ...] = ()) -> OpenHandsError:
+    """Build the error for a non-2xx answer. `what` names the resource, e.g. "Conversation 1a2b…"."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text[:200]
+    detail, fields = _detail_text(body)
+    detail = scrub(detail, secrets)
+    code = response.status_code
+    said = f" OpenHands said: {detail}." if detail and detail not in ("Not Found", "Unauthorized") else ""
+    if code == 404:
+        return NotFound(f"{what} not found (HTTP 404).{said}", hint="Check the id; list the items to find valid ids.")
+    if code == 409:
+        match = _SANDBOX_STATUS.search(detail)
+        status = match.group(1) if match else None
+        return SandboxNotRunning(f"{what}: its sandbox is {status or 'not running'} (HTTP 409).", sandbox_status=status)
+    if code == 410:
+        return Archived(f"{what} is archived (HTTP 410).{said}")
+    if code in (401, 403):
+        return AuthFailed(f"OpenHands refused the credentials (HTTP {code}) while accessing {what}.", status=code)
+    if code in (400, 422):
+        return InvalidRequest(
+            f"OpenHands rejected the request for {what} (HTTP {code}).{said}", field_errors=fields, status=code
+        )
+    if code == 429:
+        return RateLimited(
+            f"OpenHands is rate limiting requests (HTTP 429) for {what}.", retry_after=_retry_after(response)
+        )
+    if code in (502, 503, 504):
+        return Unavailable(f"{what} is unavailable (HTTP {code}).{said}", status=code)
+    return ServerError(f"OpenHands failed on {what} (HTTP {code}).{said}", status=code)
+
+
+def error_from_transport(exc: httpx.TransportError, what: str, *, write: bool) -> OpenHandsError:
+    """Map a network failure. A write that timed out after sending may have been applied."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+        return ConnectionFailed(f"Could not connect to OpenHands while accessing {what}.")
+    if isinstance(exc, httpx.TimeoutException):
+        if write:
+            return RequestTimeout(
+                f"OpenHands did not answer in time for {what}; the change may or may not have been applied.",
+                sent=True,
+                hint="Do not repeat it blindly: check the current state first (e.g. get_conversation or the events).",
+            )
+        return RequestTimeout(f"OpenHands did not answer in time for {what}.", sent=False, hint="Try again.")
+    if write:
+        return ConnectionFailed(
+            f"The connection to OpenHands broke while sending {what}; it may or may not have been applied.",
+            hint="Check the current state (e.g. the conversation's events) before repeating it.",
+        )
+    return ConnectionFailed(f"The connection to OpenHands failed while reading {what}.")

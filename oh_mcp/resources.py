@@ -1,0 +1,113 @@
+"""Read-only `openhands://` views over the client, with completion of ids from recent items."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
+
+from .openhands import NotFound, OpenHandsError
+from .openhands.errors import InvalidRequest
+from .runtime import Runtime
+from .shaping import event_record
+from .tools.conversations import detail, summary
+from .tools.sandboxes import sandbox_summary
+from .tools.specs import spec_summary
+
+RECENT = 50
+MAX_COMPLETIONS = 20
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+class _Guard:
+    """Turns client errors into resource errors: missing → not found, anything else → a readable error."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _t: Any, exc: BaseException | None, _tb: Any) -> None:
+        if isinstance(exc, NotFound | InvalidRequest):
+            raise ResourceNotFoundError(f"{self.uri}: {exc.message}") from None
+        if isinstance(exc, OpenHandsError):
+            raise ResourceError(f"{self.uri}: {exc.for_model()}") from None
+
+
+def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
+    @server.resource("openhands://sandbox-specs", mime_type="application/json", title="Sandbox specs")
+    async def sandbox_specs() -> str:
+        """The sandbox specs (templates) new sandboxes can start from."""
+        with _Guard("openhands://sandbox-specs"):
+            page = await rt.client.search_sandbox_specs(limit=100)
+        return _json([spec_summary(s).model_dump() for s in page.items])
+
+    @server.resource("openhands://sandboxes", mime_type="application/json", title="Sandboxes")
+    async def sandboxes() -> str:
+        """The most recent sandboxes and their status."""
+        with _Guard("openhands://sandboxes"):
+            page = await rt.client.search_sandboxes(limit=RECENT)
+        return _json([sandbox_summary(s).model_dump() for s in page.items])
+
+    @server.resource("openhands://sandboxes/{sandbox_id}", mime_type="application/json", title="Sandbox")
+    async def sandbox(sandbox_id: str) -> str:
+        """One sandbox: status, spec, creation time, exposed URL names."""
+        with _Guard(f"openhands://sandboxes/{sandbox_id}"):
+            found = await rt.client.get_sandbox(sandbox_id)
+        return _json(sandbox_summary(found).model_dump())
+
+    @server.resource("openhands://conversations", mime_type="application/json", title="Recent conversations")
+    async def conversations() -> str:
+        """The most recent conversations, newest first."""
+        with _Guard("openhands://conversations"):
+            page = await rt.client.search_conversations(limit=RECENT)
+        return _json([summary(c).model_dump() for c in page.items])
+
+    @server.resource("openhands://conversations/{conversation_id}", mime_type="application/json", title="Conversation")
+    async def conversation(conversation_id: str) -> str:
+        """One conversation's metadata and live status."""
+        with _Guard(f"openhands://conversations/{conversation_id}"):
+            found = await rt.client.get_conversation(conversation_id)
+        return _json(detail(found).model_dump())
+
+    @server.resource(
+        "openhands://conversations/{conversation_id}/events", mime_type="application/json", title="Conversation events"
+    )
+    async def conversation_events(conversation_id: str) -> str:
+        """The conversation's most recent events, newest first, as compact records."""
+        with _Guard(f"openhands://conversations/{conversation_id}/events"):
+            found = await rt.client.get_conversation(conversation_id)
+            page = await rt.client.search_events(found.id, limit=50, newest_first=True)
+        key = found.session_api_key
+        secrets = (key.get_secret_value(),) if key else ()
+        return _json([event_record(e, secrets).model_dump() for e in page.items])
+
+    @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK leaves this decorator untyped
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        return await complete_id(rt, argument.name, argument.value)
+
+
+async def complete_id(rt: Runtime, name: str, prefix: str) -> Completion | None:
+    """Offer recent ids that start with what the user typed."""
+    try:
+        if name == "conversation_id":
+            ids = [c.id for c in (await rt.client.search_conversations(limit=RECENT)).items]
+        elif name == "sandbox_id":
+            ids = [s.id for s in (await rt.client.search_sandboxes(limit=RECENT)).items]
+        else:
+            return None
+    except OpenHandsError:
+        return Completion(values=[])
+    matches = [i for i in ids if i.startswith(prefix)]
+    return Completion(values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS)

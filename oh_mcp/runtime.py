@@ -1,0 +1,49 @@
+"""What every tool, resource and prompt shares at run time: the settings and one OpenHands client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from .config import Settings
+from .openhands import OpenHandsClient
+
+
+class Runtime:
+    """Owns the one OpenHands client of a process.
+
+    The SDK enters the lifespan once per process for stdio and Streamable HTTP, but once per
+    connection for SSE and the in-memory client; counting users lets every connection share
+    one connection pool, and lets static resources and completions (which get no Context)
+    reach the client too.
+    """
+
+    def __init__(self, settings: Settings, client_factory: Callable[[Settings], OpenHandsClient] | None = None) -> None:
+        self.settings = settings
+        self._factory = client_factory or _default_client
+        self._client: OpenHandsClient | None = None
+        self._users = 0
+
+    @property
+    def client(self) -> OpenHandsClient:
+        if self._client is None:
+            raise RuntimeError("the OpenHands client is used outside the server's lifespan")
+        return self._client
+
+    @asynccontextmanager
+    async def lifespan(self, _server: Any) -> AsyncIterator[Runtime]:
+        if self._users == 0:
+            self._client = self._factory(self.settings)
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._client is not None:
+                client, self._client = self._client, None
+                await client.aclose()
+
+
+def _default_client(s: Settings) -> OpenHandsClient:
+    return OpenHandsClient(s.openhands_url, api_key=s.api_key, timeout=s.timeout, poll_interval=s.poll_interval)

@@ -1,0 +1,73 @@
+"""The one wiring point: build_server(settings) -> MCPServer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server import MCPServer
+
+from . import __version__
+from .config import Settings
+from .openhands import OpenHandsClient
+from .prompts import register_prompts
+from .resources import register_resources
+from .runtime import Runtime
+from .schema import compact_schema
+from .selection import HiddenToolGuard, Selection, select
+from .tools import TOOLSETS
+
+INTRO = (
+    "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
+    "start_conversation, follow it with wait_for_agent, talk to the agent with send_message. "
+    "Waits return before the client's timeout: when one says the work is still going, call it again."
+)
+
+
+def instructions_for(selection: Selection) -> str:
+    parts = [INTRO]
+    enabled = set(selection.toolsets)
+    parts += [f"{ts.name}: {ts.instructions}" for ts in TOOLSETS if ts.name in enabled]
+    return "\n".join(parts)
+
+
+def _compact_tool_schemas(server: MCPServer[Runtime], name: str) -> None:
+    # MCPServer has no public hook for the advertised schemas; arguments are still validated by
+    # the pydantic model, so only what clients read changes.
+    tool = server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
+    if tool is None:  # pragma: no cover
+        return
+    _replace(tool.parameters, compact_schema(tool.parameters, keep_null=False))
+    if tool.fn_metadata.output_schema is not None:
+        _replace(tool.fn_metadata.output_schema, compact_schema(tool.fn_metadata.output_schema, keep_null=True))
+
+
+def _replace(target: dict[str, Any], new: dict[str, Any]) -> None:
+    target.clear()
+    target.update(new)
+
+
+def build_server(
+    settings: Settings, *, client_factory: Callable[[Settings], OpenHandsClient] | None = None
+) -> MCPServer[Runtime]:
+    """Build the server for these settings. Raises ConfigError for an unknown tool or toolset."""
+    selection = select(TOOLSETS, settings)
+    rt = Runtime(settings, client_factory)
+    server: MCPServer[Runtime] = MCPServer(
+        "oh-mcp",
+        title="OpenHands",
+        version=__version__,
+        instructions=instructions_for(selection),
+        website_url="https://github.com/oh-mcp/oh-mcp",
+        lifespan=rt.lifespan,
+        log_level=settings.log_level,
+        middleware=[HiddenToolGuard(selection.hidden)],
+    )
+    for spec in selection.enabled:
+        server.add_tool(
+            spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
+        )
+        _compact_tool_schemas(server, spec.name)
+    register_resources(server, rt)
+    register_prompts(server)
+    return server

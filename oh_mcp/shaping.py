@@ -1,0 +1,132 @@
+"""Compact records for the model: event summaries, text windows, cursors and secret redaction.
+
+Results carry the fields an assistant acts on, never an upstream payload, and long text is cut
+to the server-wide output budget with a way to read on, never an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .openhands import Event
+from .openhands.errors import scrub
+
+EVENT_TEXT_LIMIT = 1_500
+_CURSOR_PREFIX = "ohc:"
+
+
+class EventRecord(BaseModel):
+    id: str
+    time: str | None = Field(default=None, description="When it happened (agent-server local time).")
+    source: str | None = Field(default=None, description="Who produced it: user, agent or environment.")
+    kind: str = Field(description="Event kind, e.g. MessageEvent, ActionEvent, ObservationEvent.")
+    text: str = Field(description="A short readable rendering: message text, action and command, output excerpt.")
+    is_error: bool = False
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    return scrub(text, secrets, limit=None)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def window(text: str, start: int, size: int) -> tuple[str, int | None]:
+    """Return text[start:start+size] and where the next window starts (None at the end)."""
+    chunk = text[start : start + size]
+    end = start + len(chunk)
+    return chunk, (end if end < len(text) else None)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [item.get("text", "") if isinstance(item, dict) else str(item) for item in content]
+        return " ".join(p for p in parts if p)
+    if isinstance(content, dict):
+        return _content_text(content.get("content", content.get("text", "")))
+    return ""
+
+
+def _action_text(action: dict[str, Any], thought: str) -> str:
+    kind = str(action.get("kind", "Action"))
+    for key in ("message", "command", "path", "code", "url", "content"):
+        value = action.get(key)
+        if isinstance(value, str) and value:
+            detail = f"{key}={value}" if key == "path" else value
+            return f"{kind}: {detail}" + (f" (thought: {thought})" if thought else "")
+    return f"{kind}" + (f": {thought}" if thought else "")
+
+
+def event_text(event: Event) -> tuple[str, bool]:
+    """The readable part of an event, by kind, and whether it reports an error."""
+    kind = event.kind
+    if kind == "MessageEvent":
+        message = event.field("llm_message") or {}
+        return _content_text(message.get("content") if isinstance(message, dict) else message), False
+    if kind == "ActionEvent":
+        action = event.field("action") or {}
+        thought = _content_text(event.field("thought"))
+        return _action_text(action if isinstance(action, dict) else {}, thought), False
+    if kind == "ObservationEvent":
+        observation = event.field("observation") or {}
+        if not isinstance(observation, dict):
+            return str(observation), False
+        return _content_text(observation.get("content")), bool(observation.get("is_error"))
+    if kind in ("AgentErrorEvent", "ConversationErrorEvent", "ServerErrorEvent"):
+        return str(event.field("error") or event.field("detail") or event.field("message") or "error"), True
+    if kind == "ConversationStateUpdateEvent":
+        key, value = event.field("key"), event.field("value")
+        return (f"{key} = {value}" if isinstance(value, str | int | float | bool) else f"{key} updated"), False
+    return "", False
+
+
+def event_record(event: Event, secrets: tuple[str, ...], limit: int = EVENT_TEXT_LIMIT) -> EventRecord:
+    text, is_error = event_text(event)
+    return EventRecord(
+        id=event.id,
+        time=event.timestamp,
+        source=event.source,
+        kind=event.kind,
+        text=clip(redact(" ".join(text.split()), secrets), limit),
+        is_error=is_error,
+    )
+
+
+def final_text(event: Event) -> str | None:
+    """The agent's answer carried by an event: a finish action's message or an agent message."""
+    if event.kind == "ActionEvent":
+        action = event.field("action")
+        if isinstance(action, dict) and action.get("kind") == "FinishAction":
+            return str(action.get("message") or "")
+    if event.kind == "MessageEvent" and event.source == "agent":
+        message = event.field("llm_message")
+        return _content_text(message.get("content") if isinstance(message, dict) else message)
+    return None
+
+
+def encode_cursor(upstream_page_id: str | None, skip: int) -> str | None:
+    """Our page_id: the upstream one, or, when a page was cut by the budget, it plus an offset."""
+    if skip == 0:
+        return upstream_page_id
+    raw = json.dumps({"p": upstream_page_id, "s": skip}).encode()
+    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(page_id: str | None) -> tuple[str | None, int]:
+    if page_id is None or not page_id.startswith(_CURSOR_PREFIX):
+        return page_id, 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(page_id[len(_CURSOR_PREFIX) :].encode()))
+        upstream, skip = data.get("p"), int(data.get("s", 0))
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError("page_id is not one this server returned; omit it to start from the first page") from None
+    if (upstream is not None and not isinstance(upstream, str)) or skip < 0:
+        raise ValueError("page_id is not one this server returned; omit it to start from the first page")
+    return upstream, skip

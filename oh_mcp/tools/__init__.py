@@ -1,0 +1,10 @@
+"""The tool registry: every toolset, in the order the README lists them."""
+
+from .conversations import conversations
+from .sandboxes import sandboxes
+from .specs import specs
+from .toolset import Toolset, ToolSpec
+
+TOOLSETS: tuple[Toolset, ...] = (conversations, sandboxes, specs)
+
+__all__ = ["TOOLSETS", "ToolSpec", "Toolset"]

@@ -1,0 +1,446 @@
+"""Conversation tools: start work, follow it, talk to the agent, read what it did."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from ..openhands import (
+    AppConversation,
+    Archived,
+    ExecutionStatus,
+    OpenHandsClient,
+    SandboxNotRunning,
+    SandboxStatus,
+    StartRequest,
+    StartTask,
+    StartTaskStatus,
+    Unavailable,
+    WaitTimedOut,
+)
+from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, window
+from .params import ConversationId, Limit, Message, PageId, TaskId, WaitSeconds
+from .progress import Progress
+from .toolset import Ctx, Toolset, runtime
+
+conversations = Toolset(
+    "conversations",
+    "Start, follow and talk to OpenHands conversations (coding agents at work).",
+    instructions=(
+        "To delegate a coding task: start_conversation (it waits until the agent is running), then "
+        "wait_for_agent to get the agent's answer; use send_message for follow-ups and "
+        "get_conversation_events to see what the agent did."
+    ),
+)
+
+DEFAULT_WAIT = 45.0
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    title: str | None
+    sandbox_id: str
+    sandbox_status: str = Field(description="STARTING, RUNNING, PAUSED, ERROR or MISSING (archived).")
+    execution_status: str | None = Field(
+        description="Agent status (idle, running, finished, paused, error, stuck, waiting_for_confirmation); "
+        "null while the sandbox is not RUNNING."
+    )
+    repository: str | None = None
+    branch: str | None = None
+    updated_at: str
+
+
+class TokenTotals(BaseModel):
+    prompt: int
+    completion: int
+    cache_read: int
+    reasoning: int
+
+
+class ConversationDetail(ConversationSummary):
+    git_provider: str | None = None
+    llm_model: str | None = None
+    cost_usd: float | None = Field(default=None, description="Accumulated LLM cost in US dollars.")
+    tokens: TokenTotals | None = None
+    pr_numbers: list[int] = []
+    parent_conversation_id: str | None = None
+    created_at: str
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationSummary]
+    next_page_id: str | None = Field(description="Pass as page_id to get the next page; null when there is no more.")
+
+
+class StartResult(BaseModel):
+    status: str = Field(description="READY when the agent is running; otherwise the start task's current status.")
+    conversation_id: str | None = None
+    task_id: str
+    sandbox_id: str | None = None
+    detail: str | None = None
+    next_step: str
+
+
+class MessageSent(BaseModel):
+    delivered: bool
+    conversation_id: str
+    resumed_sandbox: bool = Field(description="True when a paused sandbox was resumed to deliver the message.")
+    sandbox_status: str | None = None
+    next_step: str
+
+
+class AgentState(BaseModel):
+    conversation_id: str
+    execution_status: str | None
+    sandbox_status: str
+    settled: bool = Field(description="True when the agent is no longer running.")
+    final_response: str | None = Field(description="The agent's latest answer, windowed to the output budget.")
+    response_truncated: bool = False
+    next_response_offset: int | None = Field(default=None, description="Pass as response_offset to read on.")
+    next_step: str
+
+
+class EventList(BaseModel):
+    conversation_id: str
+    events: list[EventRecord]
+    next_page_id: str | None
+    truncated: bool = Field(description="True when the output budget cut this page short; next_page_id reads on.")
+
+
+class Deleted(BaseModel):
+    deleted: bool
+    id: str
+
+
+def summary(c: AppConversation) -> ConversationSummary:
+    return ConversationSummary(
+        id=c.id,
+        title=c.title,
+        sandbox_id=c.sandbox_id,
+        sandbox_status=str(c.sandbox_status),
+        execution_status=None if c.execution_status is None else str(c.execution_status),
+        repository=c.selected_repository,
+        branch=c.selected_branch,
+        updated_at=c.updated_at.isoformat(),
+    )
+
+
+def detail(c: AppConversation) -> ConversationDetail:
+    usage = c.metrics.accumulated_token_usage if c.metrics else None
+    tokens = (
+        TokenTotals(
+            prompt=usage.prompt_tokens,
+            completion=usage.completion_tokens,
+            cache_read=usage.cache_read_tokens,
+            reasoning=usage.reasoning_tokens,
+        )
+        if usage
+        else None
+    )
+    return ConversationDetail(
+        **summary(c).model_dump(),
+        git_provider=c.git_provider,
+        llm_model=c.llm_model,
+        cost_usd=c.metrics.accumulated_cost if c.metrics else None,
+        tokens=tokens,
+        pr_numbers=c.pr_number,
+        parent_conversation_id=c.parent_conversation_id,
+        created_at=c.created_at.isoformat(),
+    )
+
+
+@conversations.tool(title="List conversations", read_only=True, destructive=False, idempotent=True)
+async def list_conversations(
+    ctx: Ctx,
+    limit: Limit = 20,
+    page_id: PageId = None,
+    title_contains: Annotated[
+        str | None, Field(max_length=500, description="Only titles containing this text.")
+    ] = None,
+    sandbox_id: Annotated[str | None, Field(max_length=200, description="Only conversations in this sandbox.")] = None,
+) -> ConversationList:
+    """List OpenHands conversations, newest first, one page at a time. Each item has the id, title and live
+    status; call get_conversation for cost and details, or pass next_page_id as page_id for more."""
+    page = await runtime(ctx).client.search_conversations(
+        limit=limit, page_id=page_id, title_contains=title_contains, sandbox_id=sandbox_id
+    )
+    return ConversationList(items=[summary(c) for c in page.items], next_page_id=page.next_page_id)
+
+
+@conversations.tool(title="Get conversation", read_only=True, destructive=False, idempotent=True)
+async def get_conversation(ctx: Ctx, conversation_id: ConversationId) -> ConversationDetail:
+    """Get one conversation's metadata and live status: title, sandbox and agent status, repository and
+    branch, model, cost and tokens. Use wait_for_agent to read the agent's answer."""
+    return detail(await runtime(ctx).client.get_conversation(conversation_id))
+
+
+@conversations.tool(title="Start conversation", read_only=False, destructive=False, idempotent=False)
+async def start_conversation(
+    ctx: Ctx,
+    message: Message,
+    repository: Annotated[
+        str | None, Field(max_length=300, description="Repository to clone, e.g. owner/repo.")
+    ] = None,
+    branch: Annotated[str | None, Field(max_length=300, description="Branch to check out.")] = None,
+    git_provider: Annotated[
+        str | None, Field(max_length=50, description="github, gitlab, bitbucket, azure_devops, forgejo …")
+    ] = None,
+    sandbox_id: Annotated[str | None, Field(max_length=200, description="Run in this existing sandbox.")] = None,
+    llm_model: Annotated[str | None, Field(max_length=200, description="LLM model to use, e.g. openai/gpt-5.")] = None,
+    title: Annotated[str | None, Field(max_length=500, description="Title to give the conversation.")] = None,
+    wait: Annotated[bool, Field(description="Wait until the agent is running (recommended).")] = True,
+    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+) -> StartResult:
+    """Delegate a task to a new OpenHands agent: creates a conversation whose agent starts working on the
+    message. With wait (default) it returns once the conversation is READY, with its conversation_id; then
+    call wait_for_agent for the answer. If the start takes longer, it returns the task_id: call get_start_task."""
+    client = runtime(ctx).client
+    request = StartRequest(
+        initial_text=message,
+        selected_repository=repository,
+        selected_branch=branch,
+        git_provider=git_provider,
+        sandbox_id=sandbox_id,
+        llm_model=llm_model,
+    )
+    task = await client.start_conversation(request)
+    if not wait:
+        return _start_result(task, title_pending=title is not None)
+    progress = Progress(ctx, timeout_seconds)
+    try:
+        task = await client.wait_for_start_task(
+            task.id, timeout=timeout_seconds, on_change=lambda t: progress.report(f"start task {t.status}")
+        )
+    except WaitTimedOut as exc:
+        last = exc.last if isinstance(exc.last, StartTask) else task
+        return _start_result(last, title_pending=title is not None)
+    if title and task.app_conversation_id:
+        # The start request's title is ignored upstream; PATCH is the way to set it.
+        await client.update_conversation(task.app_conversation_id, title=title)
+    return _start_result(task, title_pending=False)
+
+
+def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
+    if task.status == StartTaskStatus.READY:
+        step = "The agent is working: call wait_for_agent with this conversation_id to get its answer."
+    elif task.status == StartTaskStatus.ERROR:
+        step = "The start failed; read detail, fix the cause and start again."
+    else:
+        step = "Still starting: call get_start_task with this task_id until it is READY."
+        if title_pending:
+            step += " Then set the title with update_conversation."
+    return StartResult(
+        status=str(task.status),
+        conversation_id=task.app_conversation_id,
+        task_id=task.id,
+        sandbox_id=task.sandbox_id,
+        detail=task.detail,
+        next_step=step,
+    )
+
+
+@conversations.tool(title="Get start task", read_only=True, destructive=False, idempotent=True)
+async def get_start_task(ctx: Ctx, task_id: TaskId) -> StartResult:
+    """Check a conversation start that outlived start_conversation's wait. When status is READY it carries the
+    conversation_id (then call wait_for_agent); ERROR carries the reason in detail."""
+    return _start_result(await runtime(ctx).client.get_start_task(task_id), title_pending=False)
+
+
+@conversations.tool(title="Send message", read_only=False, destructive=False, idempotent=False)
+async def send_message(
+    ctx: Ctx,
+    conversation_id: ConversationId,
+    message: Message,
+    image_urls: Annotated[
+        list[Annotated[str, Field(max_length=2000)]] | None, Field(max_length=20, description="Image URLs to attach.")
+    ] = None,
+    run: Annotated[bool, Field(description="Let the agent act on the message (default true).")] = True,
+    auto_resume: Annotated[bool, Field(description="Resume a paused sandbox first (default true).")] = True,
+    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+) -> MessageSent:
+    """Send a follow-up message to the agent of an existing conversation. A paused sandbox is resumed first
+    unless auto_resume is false. The message is delivered at most once. Then call wait_for_agent for the reply."""
+    client = runtime(ctx).client
+    conversation = await client.get_conversation(conversation_id)
+    resumed = False
+    if conversation.sandbox_status != SandboxStatus.RUNNING:
+        resumed = await _make_running(ctx, client, conversation, auto_resume, timeout_seconds)
+    try:
+        result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
+    except SandboxNotRunning:
+        # 409 means nothing was delivered, so one resume and resend cannot duplicate the message.
+        if not auto_resume:
+            raise
+        resumed = await _make_running(ctx, client, conversation, auto_resume, timeout_seconds) or resumed
+        result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
+    step = "Call wait_for_agent to get the agent's reply." if run else "Queued without running the agent."
+    return MessageSent(
+        delivered=result.success,
+        conversation_id=conversation.id,
+        resumed_sandbox=resumed,
+        sandbox_status=None if result.sandbox_status is None else str(result.sandbox_status),
+        next_step=("Resumed the paused sandbox, then delivered the message. " if resumed else "") + step,
+    )
+
+
+async def _make_running(
+    ctx: Ctx, client: OpenHandsClient, conversation: AppConversation, auto_resume: bool, timeout: float
+) -> bool:
+    """Bring the conversation's sandbox to RUNNING; True when it had to be resumed."""
+    sid, status = conversation.sandbox_id, conversation.sandbox_status
+    if status == SandboxStatus.MISSING:
+        raise Archived(f"Conversation {conversation.id} is archived: its sandbox {sid} no longer exists.")
+    if status == SandboxStatus.ERROR:
+        raise Unavailable(f"The sandbox {sid} of conversation {conversation.id} is in ERROR.")
+    if status == SandboxStatus.PAUSED and not auto_resume:
+        raise ToolError(
+            f"Sandbox {sid} of conversation {conversation.id} is PAUSED, so the message was not sent. "
+            "Call resume_sandbox first, or send again with auto_resume=true."
+        )
+    progress = Progress(ctx, timeout)
+    if status != SandboxStatus.STARTING:
+        await progress.report(f"resuming sandbox {sid}")
+        await client.resume_sandbox(sid)
+    try:
+        await client.wait_for_sandbox(sid, timeout=timeout, on_change=lambda s: progress.report(f"sandbox {s.status}"))
+    except WaitTimedOut:
+        raise ToolError(
+            f"Sandbox {sid} did not reach RUNNING within {timeout:g} s, so the message was not sent. "
+            "Check it with get_sandbox, then send again."
+        ) from None
+    return status != SandboxStatus.STARTING
+
+
+@conversations.tool(title="Wait for agent", read_only=True, destructive=False, idempotent=True)
+async def wait_for_agent(
+    ctx: Ctx,
+    conversation_id: ConversationId,
+    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+    response_offset: Annotated[int, Field(ge=0, description="Read the final response from this offset.")] = 0,
+) -> AgentState:
+    """Wait until the conversation's agent stops running (finished, idle, paused, error, stuck or waiting for
+    confirmation) or the timeout passes, then return its status and final response. If it is still running,
+    call wait_for_agent again; use get_conversation_events to see the steps."""
+    rt = runtime(ctx)
+    progress = Progress(ctx, timeout_seconds)
+    try:
+        conversation = await rt.client.wait_for_agent(
+            conversation_id, timeout=timeout_seconds, on_poll=lambda c: progress.report(f"agent {c.execution_status}")
+        )
+        settled = True
+    except WaitTimedOut as exc:
+        if not isinstance(exc.last, AppConversation):
+            raise
+        conversation, settled = exc.last, False
+    response = await _final_response(rt.client, conversation) if settled else None
+    secrets = _secrets(conversation)
+    chunk, next_offset = (
+        window(redact(response, secrets), response_offset, rt.settings.output_budget) if response else (None, None)
+    )
+    return AgentState(
+        conversation_id=conversation.id,
+        execution_status=None if conversation.execution_status is None else str(conversation.execution_status),
+        sandbox_status=str(conversation.sandbox_status),
+        settled=settled,
+        final_response=chunk,
+        response_truncated=next_offset is not None,
+        next_response_offset=next_offset,
+        next_step=_agent_step(conversation, settled, next_offset),
+    )
+
+
+def _agent_step(conversation: AppConversation, settled: bool, next_offset: int | None) -> str:
+    if not settled:
+        return "The agent is still running: call wait_for_agent again, or get_conversation_events to watch it."
+    if next_offset is not None:
+        return f"The response is longer: call wait_for_agent with response_offset={next_offset} to read on."
+    if conversation.execution_status == ExecutionStatus.WAITING_FOR_CONFIRMATION:
+        return "The agent waits for confirmation of an action; read get_conversation_events, then send_message."
+    return "Reply with send_message, or read the steps with get_conversation_events."
+
+
+def _secrets(conversation: AppConversation) -> tuple[str, ...]:
+    key = conversation.session_api_key
+    return (key.get_secret_value(),) if key else ()
+
+
+async def _final_response(client: OpenHandsClient, conversation: AppConversation) -> str | None:
+    """Ask the agent server; when the sandbox is not running, fall back to the stored events."""
+    if conversation.conversation_url:
+        try:
+            answer = await client.get_final_response(conversation)
+        except Unavailable:
+            answer = None
+        if answer:
+            return answer
+    page = await client.search_events(conversation.id, limit=50, newest_first=True)
+    for event in page.items:
+        text = final_text(event)
+        if text:
+            return text
+    return None
+
+
+@conversations.tool(title="Get conversation events", read_only=True, destructive=False, idempotent=True)
+async def get_conversation_events(
+    ctx: Ctx,
+    conversation_id: ConversationId,
+    limit: Limit = 20,
+    kind: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z]{1,64}$",
+            description="Only this event kind: MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …",
+        ),
+    ] = None,
+    newest_first: bool = True,
+    page_id: PageId = None,
+) -> EventList:
+    """Read what happened in a conversation as compact records: messages, the agent's actions and commands,
+    their output excerpts and errors. Newest first by default; pass next_page_id as page_id to read more."""
+    rt = runtime(ctx)
+    try:
+        upstream_page, skip = decode_cursor(page_id)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
+    conversation = await rt.client.get_conversation(conversation_id)
+    page = await rt.client.search_events(
+        conversation.id, limit=limit, kind=kind, newest_first=newest_first, page_id=upstream_page
+    )
+    records: list[EventRecord] = []
+    used = 0
+    secrets = _secrets(conversation)
+    for index, event in enumerate(page.items[skip:], start=skip):
+        record = event_record(event, secrets)
+        used += len(record.text) + 120
+        if records and used > rt.settings.output_budget:
+            return EventList(
+                conversation_id=conversation.id,
+                events=records,
+                next_page_id=encode_cursor(upstream_page, index),
+                truncated=True,
+            )
+        records.append(record)
+    return EventList(conversation_id=conversation.id, events=records, next_page_id=page.next_page_id, truncated=False)
+
+
+@conversations.tool(title="Rename conversation", read_only=False, destructive=False, idempotent=True)
+async def update_conversation(
+    ctx: Ctx,
+    conversation_id: ConversationId,
+    title: Annotated[str, Field(min_length=1, max_length=500, description="The new title.")],
+) -> ConversationSummary:
+    """Rename a conversation. Returns the updated conversation."""
+    return summary(await runtime(ctx).client.update_conversation(conversation_id, title=title))
+
+
+@conversations.tool(title="Delete conversation", read_only=False, destructive=True, idempotent=True)
+async def delete_conversation(ctx: Ctx, conversation_id: ConversationId) -> Deleted:
+    """Delete a conversation for good, with its history; its sandbox is removed too when no other
+    conversation uses it. This cannot be undone."""
+    client = runtime(ctx).client
+    conversation = await client.get_conversation(conversation_id)
+    await client.delete_conversation(conversation.id)
+    return Deleted(deleted=True, id=conversation.id)

@@ -1,0 +1,146 @@
+"""Sandbox tools: the machines that run agents. List, start, pause, resume and delete them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from ..openhands import OpenHandsClient, Sandbox, WaitTimedOut
+from .params import Limit, PageId, SandboxId, WaitSeconds
+from .progress import Progress
+from .toolset import Ctx, Toolset, runtime
+
+sandboxes = Toolset(
+    "sandboxes",
+    "Manage the sandboxes that run OpenHands agents.",
+    instructions=(
+        "A paused sandbox keeps its files but cannot run its agent: resume_sandbox brings it back "
+        "(send_message does that by itself). Pause idle sandboxes to free resources."
+    ),
+)
+
+DEFAULT_WAIT = 45.0
+
+
+class SandboxSummary(BaseModel):
+    id: str
+    status: str = Field(description="STARTING, RUNNING, PAUSED, ERROR or MISSING.")
+    spec: str = Field(description="Sandbox spec id, as listed by list_sandbox_specs.")
+    created_at: str
+    urls: list[str] = Field(
+        default=[], description="Names of the URLs the sandbox exposes (e.g. AGENT_SERVER, VSCODE)."
+    )
+
+
+class SandboxList(BaseModel):
+    items: list[SandboxSummary]
+    next_page_id: str | None = Field(description="Pass as page_id to get the next page; null when there is no more.")
+
+
+class SandboxState(BaseModel):
+    sandbox_id: str
+    status: str
+    ready: bool = Field(description="True when the sandbox is RUNNING.")
+    next_step: str
+
+
+class SandboxDeleted(BaseModel):
+    deleted: bool
+    id: str
+
+
+def sandbox_summary(s: Sandbox) -> SandboxSummary:
+    # Only the names: exposed URLs can carry the sandbox's token (e.g. VS Code's ?tkn=).
+    return SandboxSummary(
+        id=s.id,
+        status=str(s.status),
+        spec=s.sandbox_spec_id,
+        created_at=s.created_at.isoformat(),
+        urls=[u.name for u in s.exposed_urls or []],
+    )
+
+
+@sandboxes.tool(title="List sandboxes", read_only=True, destructive=False, idempotent=True)
+async def list_sandboxes(ctx: Ctx, limit: Limit = 20, page_id: PageId = None) -> SandboxList:
+    """List sandboxes with their status (RUNNING, PAUSED …) and spec, one page at a time; pass next_page_id
+    as page_id for more. Use pause_sandbox or delete_sandbox to free resources."""
+    page = await runtime(ctx).client.search_sandboxes(limit=limit, page_id=page_id)
+    return SandboxList(items=[sandbox_summary(s) for s in page.items], next_page_id=page.next_page_id)
+
+
+@sandboxes.tool(title="Get sandbox", read_only=True, destructive=False, idempotent=True)
+async def get_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxSummary:
+    """Get one sandbox: its status, spec, creation time and the names of the URLs it exposes."""
+    return sandbox_summary(await runtime(ctx).client.get_sandbox(sandbox_id))
+
+
+@sandboxes.tool(title="Start sandbox", read_only=False, destructive=False, idempotent=False)
+async def start_sandbox(
+    ctx: Ctx,
+    sandbox_spec_id: Annotated[
+        str | None,
+        Field(max_length=300, description="Spec to start from (list_sandbox_specs); default spec if omitted."),
+    ] = None,
+    wait: Annotated[bool, Field(description="Wait until it is RUNNING.")] = True,
+    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+) -> SandboxState:
+    """Start a new sandbox from a spec and, with wait, return once it is RUNNING. Pass its id as sandbox_id to
+    start_conversation to run an agent in it."""
+    client = runtime(ctx).client
+    sandbox = await client.create_sandbox(sandbox_spec_id)
+    return await _settle(ctx, client, sandbox.id, wait, timeout_seconds)
+
+
+@sandboxes.tool(title="Pause sandbox", read_only=False, destructive=False, idempotent=True)
+async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
+    """Pause a sandbox: its agent stops and it frees resources, but its files are kept. resume_sandbox (or
+    send_message, which resumes by itself) brings it back."""
+    client = runtime(ctx).client
+    await client.pause_sandbox(sandbox_id)
+    sandbox = await client.get_sandbox(sandbox_id)
+    return SandboxState(
+        sandbox_id=sandbox.id,
+        status=str(sandbox.status),
+        ready=False,
+        next_step="Paused. Call resume_sandbox, or send_message with auto_resume, to use it again.",
+    )
+
+
+@sandboxes.tool(title="Resume sandbox", read_only=False, destructive=False, idempotent=True)
+async def resume_sandbox(
+    ctx: Ctx,
+    sandbox_id: SandboxId,
+    wait: Annotated[bool, Field(description="Wait until it is RUNNING.")] = True,
+    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+) -> SandboxState:
+    """Resume a paused sandbox and, with wait, return once it is RUNNING again."""
+    client = runtime(ctx).client
+    await client.resume_sandbox(sandbox_id)
+    return await _settle(ctx, client, sandbox_id, wait, timeout_seconds)
+
+
+async def _settle(ctx: Ctx, client: OpenHandsClient, sandbox_id: str, wait: bool, timeout: float) -> SandboxState:
+    if not wait:
+        sandbox = await client.get_sandbox(sandbox_id)
+    else:
+        progress = Progress(ctx, timeout)
+        try:
+            sandbox = await client.wait_for_sandbox(
+                sandbox_id, timeout=timeout, on_change=lambda s: progress.report(f"sandbox {s.status}")
+            )
+        except WaitTimedOut as exc:
+            if not isinstance(exc.last, Sandbox):
+                raise
+            sandbox = exc.last
+    ready = str(sandbox.status) == "RUNNING"
+    step = "Ready." if ready else f"Not running yet: call get_sandbox {sandbox.id} again in a few seconds."
+    return SandboxState(sandbox_id=sandbox.id, status=str(sandbox.status), ready=ready, next_step=step)
+
+
+@sandboxes.tool(title="Delete sandbox", read_only=False, destructive=True, idempotent=True)
+async def delete_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxDeleted:
+    """Delete a sandbox for good, with its files; conversations that ran in it become archived. This cannot
+    be undone: to only free resources, use pause_sandbox."""
+    await runtime(ctx).client.delete_sandbox(sandbox_id)
+    return SandboxDeleted(deleted=True, id=sandbox_id)
