@@ -54,6 +54,7 @@ class NotFound(OpenHandsError):
 
 class SandboxNotRunning(OpenHandsError):
     status = 409
+    default_hint = "Resume it with resume_sandbox, or call send_message with auto_resume=true."
 
     def __init__(self, message: str, *, sandbox_status: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from oh_mcp.schema import compact_schema
+
+
+def test_titles_go_but_a_property_named_title_stays() -> None:
+    schema = {
+        "title": "Args",
+        "type": "object",
+        "properties": {"title": {"title": "Title", "type": "string"}, "n": {"title": "N", "type": "integer"}},
+    }
+    assert compact_schema(schema, keep_null=False) == {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "n": {"type": "integer"}},
+    }
+
+
+def test_optional_arguments_fold_to_their_type_and_outputs_keep_null() -> None:
+    node = {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}], "default": None, "description": "a\n   b"}
+    assert compact_schema(node, keep_null=False) == {"type": "string", "maxLength": 5, "description": "a b"}
+    assert compact_schema(node, keep_null=True) == {
+        "type": ["string", "null"],
+        "maxLength": 5,
+        "default": None,
+        "description": "a b",
+    }
+
+
+def test_unions_of_objects_are_left_alone() -> None:
+    node = {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}]}
+    assert compact_schema(node, keep_null=True) == node
