@@ -1,8 +1,8 @@
 """Trim the JSON schemas pydantic generates, since every byte of tools/list is paid in context tokens.
 
-Drops the auto-generated `title`s and folds `anyOf [X, null]`. Arguments that default to null
-become plain optional X (omitting them means null); in output schemas nullability is kept as a
-type list, so clients that validate structured content still accept a null.
+Drops the auto-generated `title`s. Arguments that default to null become plain optional X
+(omitting them means null); output schemas keep `anyOf [X, null]`, the one spelling of
+nullability that every client dialect reads (the Inspector's --strict lint flags type lists).
 """
 
 from __future__ import annotations
@@ -36,15 +36,13 @@ def compact_schema(node: Any, *, keep_null: bool) -> Any:
 
 def _fold_nullable(node: dict[str, Any], keep_null: bool) -> dict[str, Any]:
     options = node.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+    if keep_null or not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
         return node
     other = next(o for o in options if o != {"type": "null"})
     if not isinstance(other, dict) or not isinstance(other.get("type"), str):
         return node
     folded = {k: v for k, v in node.items() if k != "anyOf"}
     folded.update(other)
-    if keep_null:
-        folded["type"] = [other["type"], "null"]
-    elif folded.get("default", 0) is None:
+    if folded.get("default", 0) is None:
         del folded["default"]
     return folded

@@ -19,8 +19,7 @@ def test_optional_arguments_fold_to_their_type_and_outputs_keep_null() -> None:
     node = {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}], "default": None, "description": "a\n   b"}
     assert compact_schema(node, keep_null=False) == {"type": "string", "maxLength": 5, "description": "a b"}
     assert compact_schema(node, keep_null=True) == {
-        "type": ["string", "null"],
-        "maxLength": 5,
+        "anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}],
         "default": None,
         "description": "a b",
     }

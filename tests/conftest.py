@@ -1,0 +1,67 @@
+"""Shared fixtures: a fake OpenHands on loopback, settings pointing at it, and an in-memory MCP client.
+
+Every request the client makes, and every answer the fake gives, is checked against the real
+server's OpenAPI document, so tool tests double as contract tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from mcp import Client
+
+from oh_mcp import Settings, build_server
+from oh_mcp.openhands import OpenHandsClient
+from tests.contract.openapi import OpenAPIContract, contract_event_hooks
+from tests.fake_openhands.server import serve_fake
+from tests.fake_openhands.state import FakeOpenHands
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def contract() -> OpenAPIContract:
+    return OpenAPIContract()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenHands]:
+    state = FakeOpenHands()
+    with serve_fake(state):
+        yield state
+
+
+@pytest.fixture
+def settings(fake: FakeOpenHands) -> Settings:
+    return Settings(openhands_url=fake.base_url, poll_interval=0.02, timeout=10)
+
+
+@pytest.fixture
+def client_factory(contract: OpenAPIContract):
+    def make(s: Settings) -> OpenHandsClient:
+        return OpenHandsClient(
+            s.openhands_url,
+            api_key=s.api_key,
+            timeout=s.timeout,
+            poll_interval=s.poll_interval,
+            retries=1,
+            event_hooks=contract_event_hooks(contract),
+        )
+
+    return make
+
+
+@pytest.fixture
+async def oh(settings: Settings, client_factory) -> AsyncIterator[OpenHandsClient]:
+    async with client_factory(settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def mcp_client(settings: Settings, client_factory) -> AsyncIterator[Client]:
+    async with Client(build_server(settings, client_factory=client_factory), raise_exceptions=True) as client:
+        yield client

@@ -1,0 +1,344 @@
+"""Conversation tools through the in-memory MCP client against the fake OpenHands over loopback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.fake_openhands.state import FakeOpenHands
+
+pytestmark = pytest.mark.anyio
+
+MISSING_ID = "0123456789abcdef0123456789abcdef"
+
+
+async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, args)
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "Traceback" not in text
+    return text
+
+
+async def test_list_conversations_pages_newest_first(fake: FakeOpenHands, mcp_client: Client) -> None:
+    made = [fake.add_conversation(title=f"task {i}") for i in range(5)]
+    first = await call(mcp_client, "list_conversations", {"limit": 2})
+    assert [c["title"] for c in first["items"]] == ["task 4", "task 3"]
+    assert first["next_page_id"]
+    rest = await call(mcp_client, "list_conversations", {"limit": 100, "page_id": first["next_page_id"]})
+    assert [c["title"] for c in rest["items"]] == ["task 2", "task 1", "task 0"]
+    assert rest["next_page_id"] is None
+    assert {c["id"] for c in first["items"] + rest["items"]} == {m["id"] for m in made}
+
+
+async def test_list_conversations_filters_by_title_and_sandbox(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.add_conversation(title="fix the login bug")
+    other = fake.add_conversation(title="write docs")
+    by_title = await call(mcp_client, "list_conversations", {"title_contains": "login"})
+    assert [c["title"] for c in by_title["items"]] == ["fix the login bug"]
+    by_sandbox = await call(mcp_client, "list_conversations", {"sandbox_id": other["sandbox_id"]})
+    assert [c["id"] for c in by_sandbox["items"]] == [other["id"]]
+
+
+async def test_list_conversations_refuses_a_limit_out_of_range_before_any_request(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    before = len(fake.requests)
+    for limit in (0, 101, -5):
+        text = await error_text(mcp_client, "list_conversations", {"limit": limit})
+        assert "limit" in text
+    assert len(fake.requests) == before
+
+
+async def test_get_conversation_shows_status_cost_and_never_the_session_key(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t", repository="acme/app", branch="main")
+    result = await mcp_client.call_tool("get_conversation", {"conversation_id": conv["id"]})
+    data = result.structured_content
+    assert data is not None
+    assert data["title"] == "t" and data["repository"] == "acme/app" and data["branch"] == "main"
+    assert data["sandbox_status"] == "RUNNING"
+    assert data["execution_status"] == "idle"
+    assert "cost_usd" in data and "tokens" in data
+    key = fake.sandbox_key(conv["sandbox_id"])
+    assert key and key not in str(result.content) and key not in str(data)
+
+
+async def test_get_conversation_accepts_a_dashed_id(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="dashed")
+    hex_id = conv["id"]
+    dashed = f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+    data = await call(mcp_client, "get_conversation", {"conversation_id": dashed})
+    assert data["id"] == hex_id
+
+
+async def test_an_unknown_conversation_is_a_tool_error_in_words(mcp_client: Client) -> None:
+    for tool, extra in [
+        ("get_conversation", {}),
+        ("send_message", {"message": "hi"}),
+        ("wait_for_agent", {"timeout_seconds": 1}),
+        ("get_conversation_events", {}),
+        ("update_conversation", {"title": "x"}),
+        ("delete_conversation", {}),
+    ]:
+        text = await error_text(mcp_client, tool, {"conversation_id": MISSING_ID, **extra})
+        assert f"Conversation {MISSING_ID} not found" in text, (tool, text)
+
+
+async def test_start_conversation_waits_until_ready_with_progress_and_sets_the_title(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    result = await mcp_client.call_tool(
+        "start_conversation",
+        {"message": "add a README", "repository": "acme/app", "title": "Docs please"},
+        progress_callback=on_progress,
+    )
+    data = result.structured_content
+    assert data is not None and data["status"] == "READY", data
+    conv_id = data["conversation_id"]
+    assert conv_id and data["task_id"] and data["sandbox_id"]
+    assert any(m and "READY" in m for m in seen), seen
+    assert any(m and "WORKING" in m for m in seen), seen
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv_id})
+    assert detail["title"] == "Docs please"
+    assert detail["repository"] == "acme/app"
+    assert fake.started_requests[-1]["initial_message"]["run"] is True
+
+
+async def test_start_conversation_that_outlives_its_wait_returns_the_task_to_follow(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    fake.start_task_step_seconds = 0.5
+    data = await call(mcp_client, "start_conversation", {"message": "slow", "timeout_seconds": 0.2})
+    assert data["status"] != "READY" and data["conversation_id"] is None
+    assert "get_start_task" in data["next_step"]
+    with anyio.fail_after(10):
+        while data["status"] != "READY":
+            await anyio.sleep(0.1)
+            data = await call(mcp_client, "get_start_task", {"task_id": data["task_id"]})
+    assert data["conversation_id"]
+
+
+async def test_start_conversation_without_wait_returns_at_once(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.start_task_step_seconds = 5
+    with anyio.fail_after(3):
+        data = await call(mcp_client, "start_conversation", {"message": "go", "wait": False})
+    assert data["status"] == "WORKING"
+    assert data["task_id"]
+
+
+async def test_a_failed_start_is_a_tool_error_with_the_reason(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.fail_next_start("Sandbox not found")
+    text = await error_text(mcp_client, "start_conversation", {"message": "go"})
+    assert "Starting the conversation failed: Sandbox not found" in text
+
+
+async def test_get_start_task_for_an_unknown_task(mcp_client: Client) -> None:
+    text = await error_text(mcp_client, "get_start_task", {"task_id": MISSING_ID})
+    assert f"Start task {MISSING_ID} not found" in text
+
+
+async def test_send_message_delivers_once_and_the_agent_answers(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "token-42"})
+    assert sent["delivered"] is True and sent["resumed_sandbox"] is False
+    assert [d["text"] for d in fake.deliveries] == ["token-42"]
+    state = await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    assert state["settled"] is True
+    assert state["execution_status"] == "finished"
+    assert "token-42" in state["final_response"]
+
+
+async def test_send_message_resumes_a_paused_sandbox_first(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="PAUSED")
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    result = await mcp_client.call_tool(
+        "send_message", {"conversation_id": conv["id"], "message": "again"}, progress_callback=on_progress
+    )
+    data = result.structured_content
+    assert data is not None and data["delivered"] is True and data["resumed_sandbox"] is True
+    assert "Resumed" in data["next_step"]
+    assert any(m and "RUNNING" in m for m in seen), seen
+    assert [d["text"] for d in fake.deliveries] == ["again"]
+
+
+async def test_send_message_without_auto_resume_refuses_a_paused_sandbox(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="PAUSED")
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x", "auto_resume": False})
+    assert "PAUSED" in text and "resume_sandbox" in text
+    assert fake.deliveries == []
+
+
+async def test_send_message_to_an_archived_conversation(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="MISSING")
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x"})
+    assert "archived" in text and "start_conversation" in text
+    assert fake.deliveries == []
+
+
+async def test_send_message_to_a_broken_sandbox(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="ERROR")
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x"})
+    assert "ERROR" in text
+    assert fake.deliveries == []
+
+
+@pytest.mark.parametrize(("status", "words"), [(410, "archived"), (503, "unavailable"), (404, "not found")])
+async def test_send_message_upstream_errors_are_clear_and_not_retried(
+    fake: FakeOpenHands, mcp_client: Client, status: int, words: str
+) -> None:
+    conv = fake.add_conversation(title="t")
+    fake.inject("POST", r"/send-message$", status, {"detail": "injected"})
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x"})
+    assert words in text.lower()
+    assert fake.deliveries == []
+    assert sum(1 for r in fake.requests if r[0] == "POST" and r[1].endswith("/send-message")) == 1
+
+
+async def test_send_message_rejects_an_empty_message_before_any_request(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    before = len(fake.requests)
+    await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": ""})
+    assert len(fake.requests) == before
+
+
+async def test_wait_for_agent_that_runs_out_says_how_to_continue(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.agent_run_seconds = 30
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "long job"})
+    ticks: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        ticks.append(progress)
+
+    result = await mcp_client.call_tool(
+        "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 0.5}, progress_callback=on_progress
+    )
+    data = result.structured_content
+    assert data is not None and data["settled"] is False and data["execution_status"] == "running"
+    assert "wait_for_agent again" in data["next_step"]
+    assert len(ticks) >= 2
+
+
+async def test_wait_for_agent_can_be_cancelled(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.agent_run_seconds = 30
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "long job"})
+    polls_before = len(fake.requests)
+    with anyio.move_on_after(0.3):
+        await mcp_client.call_tool("wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 20})
+    await anyio.sleep(0.3)
+    polls_after_cancel = len(fake.requests)
+    await anyio.sleep(0.3)
+    assert polls_after_cancel > polls_before
+    assert len(fake.requests) == polls_after_cancel, "polling went on after the call was cancelled"
+
+
+async def test_long_final_responses_are_windowed_with_an_offset(fake: FakeOpenHands, settings, client_factory) -> None:
+    from mcp import Client as McpClient
+
+    from oh_mcp import build_server
+
+    small = settings.model_copy(update={"output_budget": 1000})
+    conv = fake.add_conversation(title="t")
+    text = "x" * 2500
+    async with McpClient(build_server(small, client_factory=client_factory)) as client:
+        await call(client, "send_message", {"conversation_id": conv["id"], "message": text})
+        first = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+        assert first["response_truncated"] is True and len(first["final_response"]) == 1000
+        pieces = [first["final_response"]]
+        offset = first["next_response_offset"]
+        while offset is not None:
+            more = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "response_offset": offset})
+            pieces.append(more["final_response"])
+            offset = more["next_response_offset"]
+    assert "".join(pieces) == "Echo: " + text
+
+
+async def test_events_are_compact_records_and_page_on(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "list files"})
+    await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    page = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "limit": 2})
+    assert len(page["events"]) == 2 and page["next_page_id"]
+    everything = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "newest_first": False, "limit": 100})
+    kinds = [e["kind"] for e in everything["events"]]
+    assert "MessageEvent" in kinds and "ActionEvent" in kinds and "ObservationEvent" in kinds
+    first = everything["events"][0]
+    assert first["source"] == "user" and "list files" in first["text"]
+    assert any("FinishAction" in e["text"] for e in everything["events"])
+    assert all(set(e) <= {"id", "time", "source", "kind", "text", "is_error"} for e in everything["events"])
+
+
+async def test_events_filter_by_kind(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "hello"})
+    await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    page = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "kind": "MessageEvent"})
+    assert page["events"] and {e["kind"] for e in page["events"]} == {"MessageEvent"}
+
+
+async def test_events_over_the_budget_are_cut_with_a_cursor_that_reads_on(
+    fake: FakeOpenHands, settings, client_factory
+) -> None:
+    from mcp import Client as McpClient
+
+    from oh_mcp import build_server
+
+    small = settings.model_copy(update={"output_budget": 1000})
+    conv = fake.add_conversation(title="t")
+    async with McpClient(build_server(small, client_factory=client_factory)) as client:
+        for i in range(4):
+            await call(client, "send_message", {"conversation_id": conv["id"], "message": f"{i}" * 900})
+            await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+        seen: list[str] = []
+        page_id = None
+        for _ in range(50):
+            args = {"conversation_id": conv["id"], "limit": 100, "newest_first": False}
+            page = await call(client, "get_conversation_events", args | ({"page_id": page_id} if page_id else {}))
+            assert sum(len(e["text"]) for e in page["events"]) <= 1000 + 1500
+            seen += [e["id"] for e in page["events"]]
+            page_id = page["next_page_id"]
+            if page_id is None:
+                break
+            assert page["truncated"] is True
+    total = len(fake.events_of(conv["id"]))
+    assert len(seen) == total and len(set(seen)) == total
+
+
+async def test_a_foreign_page_id_is_a_clear_error(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    text = await error_text(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "page_id": "ohc:!!!"})
+    assert "page_id" in text
+
+
+async def test_update_and_delete_conversation(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="old")
+    renamed = await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "new"})
+    assert renamed["title"] == "new"
+    deleted = await call(mcp_client, "delete_conversation", {"conversation_id": conv["id"]})
+    assert deleted == {"deleted": True, "id": conv["id"]}
+    text = await error_text(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert "not found" in text
