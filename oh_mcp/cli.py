@@ -40,15 +40,23 @@ def main(argv: list[str] | None = None) -> None:
     if ns.command == "tools":
         _print_tools(settings)
         return
+    # force: MCPServer configured the root logger at construction, with a bare format.
     logging.basicConfig(
-        stream=sys.stderr, level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        stream=sys.stderr,
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
     if settings.transport == "stdio":
         server.run("stdio")
-    elif settings.transport == "sse":
-        server.run("sse", host=settings.host, port=settings.port)
-    else:
-        server.run("streamable-http", host=settings.host, port=settings.port)
+        return
+    from .http import serve
+
+    try:
+        serve(settings)
+    except ConfigError as exc:
+        print(f"oh-mcp: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _print_tools(settings: Settings) -> None:

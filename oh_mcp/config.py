@@ -11,6 +11,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -55,7 +56,40 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", "--host", "OH_MCP_HOST", "Address the HTTP transports listen on."),
     Option("port", "--port", "OH_MCP_PORT", "Port the HTTP transports listen on.", "int"),
     Option("log_level", "--log-level", "OH_MCP_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)."),
+    Option("path", "--path", "OH_MCP_PATH", "Endpoint path of the Streamable HTTP transport (SSE uses /sse)."),
+    Option(
+        "stateless", "--stateless", "OH_MCP_STATELESS", "No sessions, JSON responses: for several processes.", "bool"
+    ),
+    Option("workers", "--workers", "OH_MCP_WORKERS", "Worker processes for the HTTP transports.", "int"),
+    Option("auth_token", "--auth-token", "OH_MCP_AUTH_TOKEN", "Bearer token clients must send (HTTP).", secret=True),
+    Option(
+        "auth_tokens_file",
+        "--auth-tokens-file",
+        "OH_MCP_AUTH_TOKENS_FILE",
+        "File of accepted bearer tokens, one a line.",
+    ),
+    Option(
+        "allow_unauthenticated",
+        "--allow-unauthenticated",
+        "OH_MCP_ALLOW_UNAUTHENTICATED",
+        "Serve a non-loopback address without auth.",
+        "bool",
+    ),
+    Option(
+        "forward_user_key",
+        "--forward-user-key",
+        "OH_MCP_FORWARD_USER_KEY",
+        "Use the caller's X-OpenHands-API-Key header even when a server key is set.",
+        "bool",
+    ),
+    Option("allowed_hosts", "--allowed-hosts", "OH_MCP_ALLOWED_HOSTS", "Comma list of Host values to accept.", "list"),
+    Option(
+        "allowed_origins", "--allowed-origins", "OH_MCP_ALLOWED_ORIGINS", "Comma list of Origins to accept.", "list"
+    ),
+    Option("public_url", "--public-url", "OH_MCP_PUBLIC_URL", "URL clients reach this server at (auth metadata)."),
 )
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseModel):
@@ -75,6 +109,16 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: LogLevel = "WARNING"
+    path: str = Field(default="/mcp", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    stateless: bool = False
+    workers: int = Field(default=1, ge=1, le=64)
+    auth_token: SecretStr | None = None
+    auth_tokens_file: str | None = None
+    allow_unauthenticated: bool = False
+    forward_user_key: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None
     poll_interval: float = Field(default=1.0, gt=0, le=30)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -114,6 +158,27 @@ class Settings(BaseModel):
 
     def source_of(self, field: str) -> str:
         return self.sources.get(field, "default")
+
+    def auth_tokens(self) -> tuple[str, ...]:
+        """Every accepted bearer token: the one given directly plus those in the tokens file."""
+        tokens = [self.auth_token.get_secret_value()] if self.auth_token else []
+        if self.auth_tokens_file:
+            try:
+                lines = Path(self.auth_tokens_file).read_text().splitlines()
+            except OSError as exc:
+                raise ConfigError(f"cannot read {self.source_of('auth_tokens_file')}: {exc.strerror}") from None
+            tokens += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        return tuple(tokens)
+
+    def check_exposure(self) -> None:
+        """Refuse to serve a non-loopback address with no auth unless told to."""
+        if self.transport == "stdio" or self.host in LOOPBACK_HOSTS or self.allow_unauthenticated:
+            return
+        if not self.auth_tokens():
+            raise ConfigError(
+                f"refusing to serve {self.host} without authentication: anyone who reaches it could drive OpenHands. "
+                "Set OH_MCP_AUTH_TOKEN (or --auth-token / --auth-tokens-file), or pass --allow-unauthenticated"
+            )
 
 
 def _convert(option: Option, raw: Any) -> Any:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import ServerMiddleware
 
 from . import __version__
 from .config import Settings
@@ -48,11 +51,22 @@ def _replace(target: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 def build_server(
-    settings: Settings, *, client_factory: Callable[[Settings], OpenHandsClient] | None = None
+    settings: Settings,
+    *,
+    client_factory: Callable[[Settings], OpenHandsClient] | None = None,
+    token_verifier: TokenVerifier | None = None,
+    auth: AuthSettings | None = None,
+    middleware: Sequence[ServerMiddleware[Any]] = (),
+    runtime: Runtime | None = None,
 ) -> MCPServer[Runtime]:
-    """Build the server for these settings. Raises ConfigError for an unknown tool or toolset."""
+    """Build the server for these settings. Raises ConfigError for an unknown tool or toolset.
+
+    The keyword arguments are for hosting (http.py) and tests: bearer auth for the HTTP
+    transports, extra middleware, a client factory to point the client elsewhere, and a runtime
+    to share with routes outside MCP (/health).
+    """
     selection = select(TOOLSETS, settings)
-    rt = Runtime(settings, client_factory)
+    rt = runtime or Runtime(settings, client_factory)
     server: MCPServer[Runtime] = MCPServer(
         "oh-mcp",
         title="OpenHands",
@@ -61,7 +75,9 @@ def build_server(
         website_url="https://github.com/oh-mcp/oh-mcp",
         lifespan=rt.lifespan,
         log_level=settings.log_level,
-        middleware=[HiddenToolGuard(selection.hidden)],
+        middleware=[HiddenToolGuard(selection.hidden), *middleware],
+        token_verifier=token_verifier,
+        auth=auth,
     )
     for spec in selection.enabled:
         server.add_tool(

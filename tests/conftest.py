@@ -13,9 +13,9 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.openhands import OpenHandsClient
-from tests.contract.openapi import OpenAPIContract, contract_event_hooks
-from tests.fake_openhands.server import serve_fake
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.server import serve_fake
+from tests.fake.state import FakeOpenHands
+from tests.openapi_contract import OpenAPIContract, contract_event_hooks
 
 
 @pytest.fixture
@@ -24,8 +24,16 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def contract() -> OpenAPIContract:
+def openapi() -> OpenAPIContract:
     return OpenAPIContract()
+
+
+@pytest.fixture
+def contract(openapi: OpenAPIContract) -> Iterator[OpenAPIContract]:
+    """Every exchange a test's clients make is checked; any violation fails the test."""
+    openapi.violations.clear()
+    yield openapi
+    assert openapi.violations == [], "\n".join(openapi.violations)
 
 
 @pytest.fixture

@@ -72,7 +72,9 @@ def test_cli_refuses_a_bad_configuration_with_exit_code_2_and_one_line() -> None
     result = _run_cli(OH_MCP_TIMEOUT="-3")
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["oh-mcp: error: invalid OH_MCP_TIMEOUT: Input should be greater than 0"]
+    assert result.stderr.strip().splitlines() == [
+        "oh-mcp: error: invalid OH_MCP_TIMEOUT: Input should be greater than 0"
+    ]
 
 
 def test_cli_refuses_an_unknown_toolset_and_lists_the_valid_ones() -> None:

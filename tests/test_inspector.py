@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 
 ROOT = Path(__file__).resolve().parents[1]
 INSPECTOR = ROOT / "node_modules" / ".bin" / "mcp-inspector"
@@ -25,9 +25,19 @@ def inspector(fake: FakeOpenHands, *args: str) -> subprocess.CompletedProcess[st
     with tempfile.TemporaryDirectory() as home:
         env |= {"HOME": home, "MCP_INSPECTOR_SECRET_STORE": "memory"}
         command = [
-            str(INSPECTOR), "--cli", "-q", "--format", "json",
-            "-e", f"OPENHANDS_URL={fake.base_url}", "-e", "OH_MCP_POLL_INTERVAL=0.05",
-            sys.executable, "-m", "oh_mcp", *args,
+            str(INSPECTOR),
+            "--cli",
+            "-q",
+            "--format",
+            "json",
+            "-e",
+            f"OPENHANDS_URL={fake.base_url}",
+            "-e",
+            "OH_MCP_POLL_INTERVAL=0.05",
+            sys.executable,
+            "-m",
+            "oh_mcp",
+            *args,
         ]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
 
@@ -35,7 +45,7 @@ def inspector(fake: FakeOpenHands, *args: str) -> subprocess.CompletedProcess[st
 def test_inspector_lists_the_tools(fake: FakeOpenHands) -> None:
     result = inspector(fake, "--method", "tools/list")
     assert result.returncode == 0, result.stderr
-    names = {t["name"] for t in json.loads(result.stdout)["tools"]}
+    names = {t["name"] for t in json.loads(result.stdout)["result"]["tools"]}
     assert {"list_conversations", "send_message", "resume_sandbox", "list_sandbox_specs"} <= names
 
 
@@ -51,8 +61,13 @@ def test_inspector_calls_tools(fake: FakeOpenHands) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "inspected" in listed.stdout
     sent = inspector(
-        fake, "--method", "tools/call", "--tool-name", "send_message",
-        "--tool-args-json", json.dumps({"conversation_id": conv["id"], "message": "from the inspector"}),
+        fake,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "send_message",
+        "--tool-args-json",
+        json.dumps({"conversation_id": conv["id"], "message": "from the inspector"}),
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert [d["text"] for d in fake.deliveries] == ["from the inspector"]
@@ -61,8 +76,6 @@ def test_inspector_calls_tools(fake: FakeOpenHands) -> None:
 
 
 def test_inspector_sees_a_tool_error_as_one(fake: FakeOpenHands) -> None:
-    result = inspector(
-        fake, "--method", "tools/call", "--tool-name", "get_sandbox", "--tool-arg", "sandbox_id=nope"
-    )
+    result = inspector(fake, "--method", "tools/call", "--tool-name", "get_sandbox", "--tool-arg", "sandbox_id=nope")
     assert result.returncode == 5, result.stdout + result.stderr
     assert "not found" in result.stdout + result.stderr

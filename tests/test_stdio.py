@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +27,8 @@ async def ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     result = await client.call_tool(tool, args)
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 async def test_a_whole_journey_over_stdio(fake: FakeOpenHands) -> None:
@@ -60,21 +61,41 @@ async def test_a_whole_journey_over_stdio(fake: FakeOpenHands) -> None:
 
 def test_stdout_carries_only_protocol_and_logs_go_to_stderr(fake: FakeOpenHands) -> None:
     lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-            "name": "get_conversation", "arguments": {"conversation_id": "0123456789abcdef0123456789abcdef"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {
+                "name": "get_conversation",
+                "arguments": {"conversation_id": "0123456789abcdef0123456789abcdef"},
+            },
+        },
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "list_sandboxes", "arguments": {}}},
     ]
     stdin = "".join(json.dumps(line) + "\n" for line in lines) + "this is not json\n"
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(
+    with (
+        tempfile.TemporaryFile("w+") as err,
+        subprocess.Popen(
             [sys.executable, "-m", "oh_mcp", "--log-level", "DEBUG"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
             env=server_env(fake, OPENHANDS_API_KEY="sk-stdio-secret-1"),
-        )
+        ) as proc,
+    ):
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(stdin)
         proc.stdin.flush()

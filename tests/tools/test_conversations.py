@@ -8,7 +8,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
 
@@ -19,7 +19,8 @@ async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any
     result = await client.call_tool(tool, args)
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
@@ -84,14 +85,15 @@ async def test_get_conversation_accepts_a_dashed_id(fake: FakeOpenHands, mcp_cli
 
 
 async def test_an_unknown_conversation_is_a_tool_error_in_words(mcp_client: Client) -> None:
-    for tool, extra in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("get_conversation", {}),
         ("send_message", {"message": "hi"}),
         ("wait_for_agent", {"timeout_seconds": 1}),
         ("get_conversation_events", {}),
         ("update_conversation", {"title": "x"}),
         ("delete_conversation", {}),
-    ]:
+    ]
+    for tool, extra in cases:
         text = await error_text(mcp_client, tool, {"conversation_id": MISSING_ID, **extra})
         assert f"Conversation {MISSING_ID} not found" in text, (tool, text)
 
@@ -186,7 +188,9 @@ async def test_send_message_without_auto_resume_refuses_a_paused_sandbox(
     fake: FakeOpenHands, mcp_client: Client
 ) -> None:
     conv = fake.add_conversation(title="t", sandbox_status="PAUSED")
-    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x", "auto_resume": False})
+    text = await error_text(
+        mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x", "auto_resume": False}
+    )
     assert "PAUSED" in text and "resume_sandbox" in text
     assert fake.deliveries == []
 
@@ -217,7 +221,9 @@ async def test_send_message_upstream_errors_are_clear_and_not_retried(
     assert sum(1 for r in fake.requests if r[0] == "POST" and r[1].endswith("/send-message")) == 1
 
 
-async def test_send_message_rejects_an_empty_message_before_any_request(fake: FakeOpenHands, mcp_client: Client) -> None:
+async def test_send_message_rejects_an_empty_message_before_any_request(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
     conv = fake.add_conversation(title="t")
     before = len(fake.requests)
     await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": ""})
@@ -283,7 +289,9 @@ async def test_events_are_compact_records_and_page_on(fake: FakeOpenHands, mcp_c
     await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
     page = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "limit": 2})
     assert len(page["events"]) == 2 and page["next_page_id"]
-    everything = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "newest_first": False, "limit": 100})
+    everything = await call(
+        mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "newest_first": False, "limit": 100}
+    )
     kinds = [e["kind"] for e in everything["events"]]
     assert "MessageEvent" in kinds and "ActionEvent" in kinds and "ObservationEvent" in kinds
     first = everything["events"][0]
@@ -330,7 +338,9 @@ async def test_events_over_the_budget_are_cut_with_a_cursor_that_reads_on(
 
 async def test_a_foreign_page_id_is_a_clear_error(fake: FakeOpenHands, mcp_client: Client) -> None:
     conv = fake.add_conversation(title="t")
-    text = await error_text(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "page_id": "ohc:!!!"})
+    text = await error_text(
+        mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "page_id": "ohc:!!!"}
+    )
     assert "page_id" in text
 
 

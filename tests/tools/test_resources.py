@@ -8,7 +8,7 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 from tests.tools.test_conversations import call
 
 pytestmark = pytest.mark.anyio
@@ -81,7 +81,9 @@ async def test_completion_offers_recent_ids_by_prefix(fake: FakeOpenHands, mcp_c
     sandbox_ref = ResourceTemplateReference(type="ref/resource", uri="openhands://sandboxes/{sandbox_id}")
     sandboxes = await mcp_client.complete(sandbox_ref, {"name": "sandbox_id", "value": ""})
     assert conv["sandbox_id"] in sandboxes.completion.values
-    prompt = await mcp_client.complete(PromptReference(type="ref/prompt", name="review_conversation"), {"name": "conversation_id", "value": ""})
+    prompt = await mcp_client.complete(
+        PromptReference(type="ref/prompt", name="review_conversation"), {"name": "conversation_id", "value": ""}
+    )
     assert len(prompt.completion.values) == 2
 
 

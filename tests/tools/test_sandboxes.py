@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 from tests.tools.test_conversations import call, error_text
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_list_and_get_sandboxes_show_url_names_but_no_urls_or_keys(fake: FakeOpenHands, mcp_client: Client) -> None:
+async def test_list_and_get_sandboxes_show_url_names_but_no_urls_or_keys(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
     sandbox = fake.add_sandbox(status="RUNNING")
     fake.add_sandbox(status="PAUSED")
     listed = await call(mcp_client, "list_sandboxes", {"limit": 1})
@@ -51,7 +53,9 @@ async def test_pause_then_resume_a_sandbox(fake: FakeOpenHands, mcp_client: Clie
     assert resumed["status"] == "RUNNING" and resumed["ready"] is True
 
 
-async def test_a_resume_that_outlives_its_wait_returns_the_current_state(fake: FakeOpenHands, mcp_client: Client) -> None:
+async def test_a_resume_that_outlives_its_wait_returns_the_current_state(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
     sandbox = fake.add_sandbox(status="PAUSED")
     fake.sandbox_stuck_starting(sandbox["id"])
     data = await call(mcp_client, "resume_sandbox", {"sandbox_id": sandbox["id"], "timeout_seconds": 0.3})

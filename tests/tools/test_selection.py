@@ -7,7 +7,7 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.config import ConfigError
-from tests.fake_openhands.state import FakeOpenHands
+from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,382 @@
+"""The fake's HTTP face: the /api/v1 routes oh-mcp uses, with the real server's status codes and
+error shapes, plus a minimal agent server at /agent/{sandbox_id} that checks the sandbox key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .state import FakeOpenHands
+
+EVENT_KINDS = (
+    "ServerErrorEvent ACPToolCallEvent Condensation CondensationRequest CondensationSummaryEvent "
+    "ConversationErrorEvent ConversationStateUpdateEvent HookExecutionEvent LLMCompletionLogEvent ActionEvent "
+    "MessageEvent AgentErrorEvent ObservationEvent UserRejectObservation SystemPromptEvent StreamingDeltaEvent "
+    "TokenEvent InterruptEvent PauseEvent"
+).split()
+
+Handler = Callable[[FakeOpenHands, Request], Awaitable[Response]]
+
+
+class Invalid(Exception):
+    """A FastAPI-style 422 validation error."""
+
+    def __init__(self, loc: list[str | int], msg: str, kind: str = "value_error", value: Any = None) -> None:
+        super().__init__(msg)
+        self.body = {"detail": [{"type": kind, "loc": loc, "msg": msg, "input": value}]}
+
+
+def detail(status: int, text: str) -> JSONResponse:
+    return JSONResponse({"detail": text}, status_code=status)
+
+
+def success() -> JSONResponse:
+    return JSONResponse({"success": True})
+
+
+def limit_of(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(["query", "limit"], "Input should be a valid integer", "int_parsing", raw) from None
+    if not 0 < value <= 100:
+        raise Invalid(["query", "limit"], "Input should be greater than 0 and at most 100", "less_than_equal", raw)
+    return value
+
+
+def paginate(request: Request, items: list[Any]) -> dict[str, Any]:
+    limit = limit_of(request)
+    raw = request.query_params.get("page_id")
+    start = int(raw) if raw and raw.isdigit() else 0
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return {"items": page, "next_page_id": str(start + limit) if more else None}
+
+
+def ids_param(request: Request, name: str) -> list[str]:
+    values = request.query_params.getlist(name)
+    if not values:
+        raise Invalid(["query", name], "Field required", "missing")
+    return values
+
+
+def parse_uuids(values: list[str]) -> list[str] | JSONResponse:
+    bad = []
+    for value in values:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            bad.append(value)
+    return detail(400, f"Invalid UUID format for ids: {bad}") if bad else values
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Invalid(["body"], "JSON decode error", "json_invalid") from None
+    if not isinstance(body, dict):
+        raise Invalid(["body"], "Input should be a valid dictionary", "dict_type", body)
+    return body
+
+
+# ---- app conversations ---------------------------------------------------------------------------
+
+
+async def search_conversations(fake: FakeOpenHands, request: Request) -> Response:
+    q = request.query_params
+    records = [fake.conversation(cid) for cid in list(fake.conversations)]
+    found = [r for r in records if r is not None]
+    if q.get("title__contains"):
+        found = [r for r in found if r.title and q["title__contains"] in r.title]
+    if q.get("sandbox_id__eq"):
+        found = [r for r in found if r.sandbox_id == q["sandbox_id__eq"]]
+    found.sort(key=lambda r: r.created_at, reverse=True)
+    page = paginate(request, found)
+    page["items"] = [fake.conversation_json(r) for r in page["items"]]
+    return JSONResponse(page)
+
+
+async def batch_conversations(fake: FakeOpenHands, request: Request) -> Response:
+    ids = ids_param(request, "ids")
+    if len(ids) >= 100:
+        return detail(400, "Too many ids requested. Maximum is 99.")
+    checked = parse_uuids(ids)
+    if isinstance(checked, JSONResponse):
+        return checked
+    records = [fake.conversation(i) for i in checked]
+    return JSONResponse([fake.conversation_json(r) if r else None for r in records])
+
+
+async def start_conversation(fake: FakeOpenHands, request: Request) -> Response:
+    body = await json_body(request)
+    message = body.get("initial_message")
+    if message is not None and not isinstance(message, dict):
+        raise Invalid(["body", "initial_message"], "Input should be a valid dictionary", "model_type", message)
+    task = fake.create_task(body)
+    return JSONResponse(fake.task_json(task))
+
+
+async def patch_conversation(fake: FakeOpenHands, request: Request) -> Response:
+    rec = fake.conversation(request.path_params["cid"])
+    if rec is None:
+        return detail(404, "unknown_app_conversation")
+    body = await json_body(request)
+    if "title" in body:
+        rec.title = body["title"]
+    return JSONResponse(fake.conversation_json(rec))
+
+
+async def delete_conversation(fake: FakeOpenHands, request: Request) -> Response:
+    cid = request.path_params["cid"]
+    if isinstance(parse_uuids([cid]), JSONResponse):
+        return detail(400, f"Invalid UUID: {cid}")
+    rec = fake.conversation(cid)
+    if rec is None:
+        return detail(404, "Conversation not found")
+    del fake.conversations[rec.id]
+    if not any(c.sandbox_id == rec.sandbox_id for c in fake.conversations.values()):
+        fake.delete_sandbox(rec.sandbox_id)
+    return success()
+
+
+async def send_message(fake: FakeOpenHands, request: Request) -> Response:
+    rec = fake.conversation(request.path_params["cid"])
+    if rec is None:
+        return detail(404, "Conversation not found")
+    body = await json_body(request)
+    content = body.get("content")
+    if not isinstance(content, list) or not content:
+        raise Invalid(["body", "content"], "List should have at least 1 item after validation", "too_short", content)
+    status = fake.sandbox_status(rec.sandbox_id)
+    if status == "MISSING":
+        return detail(410, "Conversation is archived and its sandbox no longer exists.")
+    if status == "ERROR":
+        return detail(503, "Sandbox is in ERROR state.")
+    if status != "RUNNING":
+        return detail(
+            409, f"Sandbox is {status}. Use POST /api/v1/sandboxes/{rec.sandbox_id}/resume to resume it first."
+        )
+    text = " ".join(c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text")
+    fake.deliver(rec, text, bool(body.get("run", True)))
+    return JSONResponse({"success": True, "sandbox_status": "RUNNING", "message": None})
+
+
+async def batch_tasks(fake: FakeOpenHands, request: Request) -> Response:
+    ids = ids_param(request, "ids")
+    if len(ids) > 100:
+        return detail(400, "Too many ids requested. Maximum is 100.")
+    checked = parse_uuids(ids)
+    if isinstance(checked, JSONResponse):
+        return checked
+    tasks = [fake.tasks.get(uuid.UUID(i).hex) for i in checked]
+    return JSONResponse([fake.task_json(t) if t else None for t in tasks])
+
+
+async def search_tasks(fake: FakeOpenHands, request: Request) -> Response:
+    tasks = sorted(fake.tasks.values(), key=lambda t: t.created, reverse=True)
+    page = paginate(request, tasks)
+    page["items"] = [fake.task_json(t) for t in page["items"]]
+    return JSONResponse(page)
+
+
+# ---- events ----------------------------------------------------------------------------------------
+
+
+async def search_events(fake: FakeOpenHands, request: Request) -> Response:
+    q = request.query_params
+    kind = q.get("kind__eq")
+    if kind is not None and kind not in EVENT_KINDS:
+        raise Invalid(["query", "kind__eq"], f"Input should be {', '.join(map(repr, EVENT_KINDS))}", "enum", kind)
+    order = q.get("sort_order", "TIMESTAMP")
+    if order not in ("TIMESTAMP", "TIMESTAMP_DESC"):
+        raise Invalid(["query", "sort_order"], "Input should be 'TIMESTAMP' or 'TIMESTAMP_DESC'", "enum", order)
+    rec = fake.conversation(request.path_params["cid"])
+    events = list(rec.events) if rec else []
+    if kind:
+        events = [e for e in events if e["kind"] == kind]
+    if order == "TIMESTAMP_DESC":
+        events.reverse()
+    return JSONResponse(paginate(request, events))
+
+
+async def count_events(fake: FakeOpenHands, request: Request) -> Response:
+    rec = fake.conversation(request.path_params["cid"])
+    return JSONResponse(len(rec.events) if rec else 0)
+
+
+# ---- sandboxes and specs -----------------------------------------------------------------------------
+
+
+async def search_sandboxes(fake: FakeOpenHands, request: Request) -> Response:
+    ids = list(reversed(fake.sandboxes))
+    page = paginate(request, ids)
+    page["items"] = [fake.sandbox_json(i) for i in page["items"]]
+    return JSONResponse(page)
+
+
+async def batch_sandboxes(fake: FakeOpenHands, request: Request) -> Response:
+    ids = ids_param(request, "id")
+    if len(ids) > 100:
+        return detail(400, "Too many ids requested. Maximum is 100.")
+    return JSONResponse([fake.sandbox_json(i) for i in ids])
+
+
+async def create_sandbox(fake: FakeOpenHands, request: Request) -> Response:
+    spec = request.query_params.get("sandbox_spec_id")
+    if spec is not None and spec not in {s["id"] for s in fake.specs}:
+        return detail(500, "Agent Server Failed to start properly")
+    made = fake.add_sandbox(status="STARTING", spec_id=spec)
+    return JSONResponse(made)
+
+
+async def pause_sandbox(fake: FakeOpenHands, request: Request) -> Response:
+    return success() if fake.pause(request.path_params["sid"]) else detail(404, "Not Found")
+
+
+async def resume_sandbox(fake: FakeOpenHands, request: Request) -> Response:
+    return success() if fake.resume(request.path_params["sid"]) else detail(404, "Not Found")
+
+
+async def delete_sandbox(fake: FakeOpenHands, request: Request) -> Response:
+    # 1.11.0 reads the id from a required query parameter and ignores the path segment.
+    sid = request.query_params.get("sandbox_id")
+    if sid is None:
+        raise Invalid(["query", "sandbox_id"], "Field required", "missing")
+    return success() if fake.delete_sandbox(sid) else detail(404, "Not Found")
+
+
+async def search_specs(fake: FakeOpenHands, request: Request) -> Response:
+    return JSONResponse(paginate(request, fake.specs))
+
+
+async def batch_specs(fake: FakeOpenHands, request: Request) -> Response:
+    by_id = {s["id"]: s for s in fake.specs}
+    return JSONResponse([by_id.get(i) for i in ids_param(request, "id")])
+
+
+# ---- root and agent server -------------------------------------------------------------------------
+
+
+async def server_info(fake: FakeOpenHands, request: Request) -> Response:
+    return JSONResponse({"version": fake.version, "uptime": 1.0})
+
+
+async def alive(fake: FakeOpenHands, request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def agent_guard(fake: FakeOpenHands, request: Request) -> tuple[Any, Response | None]:
+    sid = request.path_params["sid"]
+    sandbox = fake.sandboxes.get(sid)
+    if sandbox is None or fake.sandbox_status(sid) != "RUNNING":
+        return None, detail(503, "Agent server is not running")
+    if request.headers.get("x-session-api-key") != sandbox.key:
+        return None, detail(401, "Unauthorized")
+    rec = fake.conversation(request.path_params["cid"])
+    if rec is None or rec.sandbox_id != sid:
+        return None, detail(404, "Conversation not found")
+    return rec, None
+
+
+async def agent_final_response(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    return error or JSONResponse({"response": rec.final or ""})
+
+
+async def agent_conversation(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    return error or JSONResponse({"id": rec.id, "execution_status": rec.execution_status, "title": rec.title})
+
+
+async def agent_send(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    body = await json_body(request)
+    text = " ".join(c.get("text", "") for c in body.get("content", []) if c.get("type") == "text")
+    fake.deliver(rec, text, bool(body.get("run", False)))
+    return success()
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/api/v1/app-conversations/search", search_conversations),
+    ("GET", "/api/v1/app-conversations/start-tasks/search", search_tasks),
+    ("GET", "/api/v1/app-conversations/start-tasks", batch_tasks),
+    ("GET", "/api/v1/app-conversations", batch_conversations),
+    ("POST", "/api/v1/app-conversations", start_conversation),
+    ("PATCH", "/api/v1/app-conversations/{cid}", patch_conversation),
+    ("DELETE", "/api/v1/app-conversations/{cid}", delete_conversation),
+    ("POST", "/api/v1/app-conversations/{cid}/send-message", send_message),
+    ("GET", "/api/v1/conversation/{cid}/events/search", search_events),
+    ("GET", "/api/v1/conversation/{cid}/events/count", count_events),
+    ("GET", "/api/v1/sandboxes/search", search_sandboxes),
+    ("GET", "/api/v1/sandboxes", batch_sandboxes),
+    ("POST", "/api/v1/sandboxes", create_sandbox),
+    ("POST", "/api/v1/sandboxes/{sid}/pause", pause_sandbox),
+    ("POST", "/api/v1/sandboxes/{sid}/resume", resume_sandbox),
+    ("DELETE", "/api/v1/sandboxes/{sid}", delete_sandbox),
+    ("GET", "/api/v1/sandbox-specs/search", search_specs),
+    ("GET", "/api/v1/sandbox-specs", batch_specs),
+    ("GET", "/server_info", server_info),
+    ("GET", "/alive", alive),
+    ("GET", "/health", alive),
+    ("GET", "/agent/{sid}/api/conversations/{cid}", agent_conversation),
+    ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/events", agent_send),
+]
+
+
+def _endpoint(fake: FakeOpenHands, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            with fake.lock:
+                return await handler(fake, request)
+        except Invalid as exc:
+            return JSONResponse(exc.body, status_code=422)
+
+    return endpoint
+
+
+class Faults:
+    """Outermost layer: records each request, checks SESSION_API_KEY, applies injected faults."""
+
+    def __init__(self, app: ASGIApp, fake: FakeOpenHands) -> None:
+        self.app = app
+        self.fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        self.fake.requests.append((method, path, scope.get("query_string", b"").decode()))
+        injection = self.fake.take_injection(method, path)
+        if injection is not None:
+            await anyio.sleep(injection.delay)
+            if injection.status is not None:
+                body = injection.body if injection.body is not None else {"detail": "injected failure"}
+                response = JSONResponse(body, status_code=injection.status, headers=injection.headers)
+                await response(scope, receive, send)
+                return
+        if path.startswith("/api/v1/") and self.fake.session_api_key is not None:
+            headers = dict(scope["headers"])
+            if headers.get(b"x-session-api-key", b"").decode() != self.fake.session_api_key:
+                await detail(401, "Unauthorized")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(fake: FakeOpenHands) -> ASGIApp:
+    routes = [Route(path, _endpoint(fake, handler), methods=[method]) for method, path, handler in ROUTES]
+    inner = Starlette(routes=routes)
+    return Faults(inner, fake)

@@ -1,0 +1,448 @@
+"""The fake's state: sandboxes, specs, conversations, start tasks and events, in memory.
+
+Timed transitions (start task steps, a sandbox starting, an agent running) are computed from
+monotonic timestamps whenever a record is read, so the fake needs no background tasks and
+behaves the same whichever thread serves it. Tests steer it through the public attributes and
+methods below.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_SPEC = "ghcr.io/openhands/agent-server:1.34.0-python"
+START_STEPS = ("WORKING", "WAITING_FOR_SANDBOX", "STARTING_CONVERSATION", "READY")
+_B62 = string.ascii_letters + string.digits
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_iso() -> str:
+    # Agent-server events carry naive local timestamps (no Z).
+    return datetime.now().isoformat()
+
+
+def new_sandbox_id() -> str:
+    return "".join(secrets.choice(_B62) for _ in range(22))
+
+
+@dataclass
+class Injection:
+    method: str
+    pattern: re.Pattern[str]
+    status: int | None
+    body: Any
+    times: int
+    delay: float
+    headers: dict[str, str]
+
+
+@dataclass
+class SandboxRec:
+    id: str
+    spec_id: str
+    status: str
+    key: str
+    created_at: str
+    ready_at: float = 0.0
+    stuck: bool = False
+
+
+@dataclass
+class ConversationRec:
+    id: str
+    sandbox_id: str
+    title: str | None
+    repository: str | None = None
+    branch: str | None = None
+    git_provider: str | None = None
+    llm_model: str | None = "openai/fake-model"
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    execution_status: str = "idle"
+    running_until: float | None = None
+    pending: str | None = None
+    final: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    cost: float = 0.0
+    prompt_tokens: int = 0
+
+
+@dataclass
+class StartTaskRec:
+    id: str
+    request: dict[str, Any]
+    created: float
+    step_seconds: float
+    created_at: str
+    fail_detail: str | None = None
+    sandbox_id: str | None = None
+    conversation_id: str | None = None
+    updated_at: str = field(default_factory=now_iso)
+
+
+class FakeOpenHands:
+    """All the fake's state, and the knobs tests turn."""
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.version = "1.11.0"
+        self.session_api_key: str | None = None
+        self.start_task_step_seconds = 0.05
+        self.start_sandbox_seconds = 0.05
+        self.resume_seconds = 0.05
+        self.agent_run_seconds = 0.05
+        self.sandboxes: dict[str, SandboxRec] = {}
+        self.conversations: dict[str, ConversationRec] = {}
+        self.tasks: dict[str, StartTaskRec] = {}
+        self.specs: list[dict[str, Any]] = [
+            {
+                "id": DEFAULT_SPEC,
+                "command": ["python", "-m", "openhands.agent_server"],
+                "created_at": now_iso(),
+                "initial_env": {"TMUX_TMPDIR": "/tmp/openhands-tmux", "OH_ENABLE_VS_CODE": "0"},
+                "working_dir": ".",
+            }
+        ]
+        self.deliveries: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str, str]] = []
+        self.started_requests: list[dict[str, Any]] = []
+        self._injections: list[Injection] = []
+        self._next_start_failure: str | None = None
+        self._stuck: set[str] = set()
+        self.lock = threading.RLock()
+
+    # ---- knobs for tests ---------------------------------------------------------------------
+
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        status: int | None,
+        body: Any = None,
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next `times` requests matching method and path fail with `status` (or only wait `delay`)."""
+        self._injections.append(
+            Injection(method.upper(), re.compile(path_regex), status, body, times, delay, headers or {})
+        )
+
+    def take_injection(self, method: str, path: str) -> Injection | None:
+        with self.lock:
+            for injection in self._injections:
+                if injection.method in (method, "*") and injection.pattern.search(path) and injection.times > 0:
+                    injection.times -= 1
+                    return injection
+        return None
+
+    def fail_next_start(self, detail: str = "Sandbox not found") -> None:
+        self._next_start_failure = detail
+
+    def sandbox_stuck_starting(self, sandbox_id: str) -> None:
+        self._stuck.add(sandbox_id)
+        if sandbox_id in self.sandboxes:
+            self.sandboxes[sandbox_id].stuck = True
+
+    def set_sandbox_status(self, sandbox_id: str, status: str) -> None:
+        self.sandboxes[sandbox_id].status = status
+
+    def sandbox_key(self, sandbox_id: str) -> str:
+        return self.sandboxes[sandbox_id].key
+
+    def events_of(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self.conversation(conversation_id).events if self.conversation(conversation_id) else []  # type: ignore[union-attr]
+
+    # ---- sandboxes ---------------------------------------------------------------------------
+
+    def add_sandbox(
+        self, status: str = "RUNNING", spec_id: str | None = None, sandbox_id: str | None = None
+    ) -> dict[str, Any]:
+        with self.lock:
+            sid = sandbox_id or new_sandbox_id()
+            rec = SandboxRec(sid, spec_id or DEFAULT_SPEC, status, "sk-sbx-" + secrets.token_hex(12), now_iso())
+            rec.stuck = sid in self._stuck
+            if status == "STARTING":
+                rec.ready_at = time.monotonic() + self.start_sandbox_seconds
+            self.sandboxes[sid] = rec
+            return self.sandbox_json(sid)  # type: ignore[return-value]
+
+    def sandbox_status(self, sid: str) -> str:
+        rec = self.sandboxes.get(sid)
+        if rec is None:
+            return "MISSING"
+        if rec.status == "STARTING" and not rec.stuck and time.monotonic() >= rec.ready_at:
+            rec.status = "RUNNING"
+        return rec.status
+
+    def sandbox_json(self, sid: str) -> dict[str, Any] | None:
+        rec = self.sandboxes.get(sid)
+        if rec is None:
+            return None
+        running = self.sandbox_status(sid) == "RUNNING"
+        return {
+            "id": rec.id,
+            "created_by_user_id": None,
+            "sandbox_spec_id": rec.spec_id,
+            "status": rec.status,
+            "session_api_key": rec.key if running else None,
+            "exposed_urls": self._exposed_urls(rec) if running else None,
+            "created_at": rec.created_at,
+        }
+
+    def _exposed_urls(self, rec: SandboxRec) -> list[dict[str, Any]]:
+        port = int(self.base_url.rsplit(":", 1)[-1]) if self.base_url else 0
+        return [
+            {"name": "AGENT_SERVER", "url": f"{self.base_url}/agent/{rec.id}", "port": port},
+            {"name": "VSCODE", "url": f"{self.base_url}/vscode/{rec.id}?tkn={rec.key}", "port": port},
+        ]
+
+    def pause(self, sid: str) -> bool:
+        if sid not in self.sandboxes:
+            return False
+        self.sandboxes[sid].status = "PAUSED"
+        return True
+
+    def resume(self, sid: str) -> bool:
+        rec = self.sandboxes.get(sid)
+        if rec is None:
+            return False
+        if rec.status != "RUNNING":
+            rec.status = "STARTING"
+            rec.ready_at = time.monotonic() + self.resume_seconds
+        return True
+
+    def delete_sandbox(self, sid: str) -> bool:
+        return self.sandboxes.pop(sid, None) is not None
+
+    # ---- conversations -----------------------------------------------------------------------
+
+    def add_conversation(
+        self,
+        title: str | None = "Conversation",
+        sandbox_status: str = "RUNNING",
+        execution_status: str = "idle",
+        repository: str | None = None,
+        branch: str | None = None,
+        sandbox_id: str | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            if sandbox_id is None:
+                sandbox_id = self.add_sandbox(status="RUNNING")["id"]
+                if sandbox_status == "MISSING":
+                    del self.sandboxes[sandbox_id]
+                else:
+                    self.sandboxes[sandbox_id].status = sandbox_status
+            rec = ConversationRec(uuid.uuid4().hex, sandbox_id, title, repository, branch)
+            rec.execution_status = execution_status
+            self.conversations[rec.id] = rec
+            return {"id": rec.id, "sandbox_id": sandbox_id}
+
+    def conversation(self, cid: str) -> ConversationRec | None:
+        try:
+            key = uuid.UUID(cid).hex
+        except ValueError:
+            return None
+        rec = self.conversations.get(key)
+        if rec is not None:
+            self._advance_agent(rec)
+        return rec
+
+    def conversation_json(self, rec: ConversationRec) -> dict[str, Any]:
+        status = self.sandbox_status(rec.sandbox_id)
+        running = status == "RUNNING"
+        sandbox = self.sandboxes.get(rec.sandbox_id)
+        return {
+            "id": rec.id,
+            "created_by_user_id": None,
+            "sandbox_id": rec.sandbox_id,
+            "selected_repository": rec.repository,
+            "selected_branch": rec.branch,
+            "git_provider": rec.git_provider,
+            "title": rec.title,
+            "trigger": None,
+            "pr_number": [],
+            "llm_model": rec.llm_model,
+            "agent_kind": "openhands",
+            "metrics": {
+                "model_name": "fake-model",
+                "accumulated_cost": rec.cost,
+                "max_budget_per_task": None,
+                "accumulated_token_usage": {
+                    "model": "fake-model",
+                    "prompt_tokens": rec.prompt_tokens,
+                    "completion_tokens": rec.prompt_tokens // 4,
+                    "cache_read_tokens": 0,
+                    "cache_write_tokens": 0,
+                    "reasoning_tokens": 0,
+                    "context_window": 128000,
+                    "per_turn_token": 0,
+                    "response_id": "",
+                },
+            },
+            "parent_conversation_id": None,
+            "sub_conversation_ids": [],
+            "public": None,
+            "tags": {"archiveworkspacepath": "."},
+            "created_at": rec.created_at,
+            "updated_at": rec.updated_at,
+            "sandbox_status": status,
+            "execution_status": rec.execution_status if running else None,
+            "conversation_url": f"{self.base_url}/agent/{rec.sandbox_id}/api/conversations/{rec.id}"
+            if running
+            else None,
+            "session_api_key": sandbox.key if running and sandbox else None,
+            "acp_server": None,
+            "launched_agent_profile": None,
+        }
+
+    def deliver(self, rec: ConversationRec, text: str, run: bool) -> None:
+        """A user message reaches the agent: record it, and start the agent when run is true."""
+        with self.lock:
+            self.deliveries.append({"conversation_id": rec.id, "text": text, "run": run})
+            rec.events.append(_message_event("user", text))
+            rec.updated_at = now_iso()
+            if run:
+                rec.execution_status = "running"
+                rec.pending = text
+                rec.running_until = time.monotonic() + self.agent_run_seconds
+                rec.events.append(_state_event("running"))
+
+    def _advance_agent(self, rec: ConversationRec) -> None:
+        if rec.running_until is None or time.monotonic() < rec.running_until:
+            return
+        if self.sandbox_status(rec.sandbox_id) != "RUNNING":
+            return
+        text = rec.pending or ""
+        rec.final = f"Echo: {text}"
+        rec.events.extend(_agent_turn(text, rec.final))
+        rec.execution_status = "finished"
+        rec.running_until = None
+        rec.pending = None
+        rec.cost += 0.01
+        rec.prompt_tokens += 100 + len(text) // 4
+        rec.updated_at = now_iso()
+
+    # ---- start tasks -------------------------------------------------------------------------
+
+    def create_task(self, request: dict[str, Any]) -> StartTaskRec:
+        with self.lock:
+            self.started_requests.append(request)
+            task = StartTaskRec(uuid.uuid4().hex, request, time.monotonic(), self.start_task_step_seconds, now_iso())
+            task.fail_detail, self._next_start_failure = self._next_start_failure, None
+            wanted = request.get("sandbox_id")
+            if wanted and wanted not in self.sandboxes:
+                task.fail_detail = "Sandbox not found"
+            self.tasks[task.id] = task
+            return task
+
+    def task_status(self, task: StartTaskRec) -> str:
+        step = int((time.monotonic() - task.created) / task.step_seconds) if task.step_seconds > 0 else 99
+        if task.fail_detail is not None:
+            return "WORKING" if step < 1 else "ERROR"
+        status = START_STEPS[min(step, len(START_STEPS) - 1)]
+        if status != "WORKING" and task.sandbox_id is None:
+            task.sandbox_id = task.request.get("sandbox_id") or self.add_sandbox(status="RUNNING")["id"]
+            task.updated_at = now_iso()
+        if status == "READY" and task.conversation_id is None:
+            self._finish_task(task)
+        return status
+
+    def _finish_task(self, task: StartTaskRec) -> None:
+        assert task.sandbox_id is not None
+        request = task.request
+        made = self.add_conversation(
+            title=f"Conversation {task.id[:5]}",
+            repository=request.get("selected_repository"),
+            branch=request.get("selected_branch"),
+            sandbox_id=task.sandbox_id,
+        )
+        rec = self.conversations[made["id"]]
+        rec.git_provider = request.get("git_provider")
+        rec.llm_model = request.get("llm_model") or rec.llm_model
+        message = request.get("initial_message") or {}
+        text = " ".join(c.get("text", "") for c in message.get("content", []) if c.get("type") == "text")
+        if text:
+            self.deliver(rec, text, bool(message.get("run", False)))
+        task.conversation_id = rec.id
+        task.updated_at = now_iso()
+
+    def task_json(self, task: StartTaskRec) -> dict[str, Any]:
+        status = self.task_status(task)
+        reached = START_STEPS.index(status) if status in START_STEPS else 0
+        return {
+            "id": task.id,
+            "created_by_user_id": None,
+            "status": status,
+            "detail": task.fail_detail if status == "ERROR" else None,
+            "app_conversation_id": task.conversation_id if status == "READY" else None,
+            "sandbox_id": task.sandbox_id,
+            "agent_server_url": f"{self.base_url}/agent/{task.sandbox_id}" if reached >= 2 else None,
+            "request": task.request,
+            "created_at": task.created_at,
+            "updated_at": task.updated_at,
+        }
+
+
+def _event(kind: str, source: str, **fields: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "timestamp": local_iso(), "source": source, "kind": kind, **fields}
+
+
+def _text(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text}]
+
+
+def _message_event(role_source: str, text: str) -> dict[str, Any]:
+    role = "user" if role_source == "user" else "assistant"
+    return _event("MessageEvent", role_source, llm_message={"role": role, "content": _text(text)})
+
+
+def _state_event(value: str) -> dict[str, Any]:
+    return _event("ConversationStateUpdateEvent", "environment", key="execution_status", value=value)
+
+
+def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, Any]:
+    call_id = "call_" + secrets.token_hex(6)
+    return _event(
+        "ActionEvent",
+        "agent",
+        thought=_text(thought),
+        action=action,
+        tool_name=tool,
+        tool_call_id=call_id,
+        tool_call={"id": call_id, "name": tool, "arguments": "{}", "origin": "completion"},
+        llm_response_id="resp-" + secrets.token_hex(4),
+    )
+
+
+def _agent_turn(text: str, final: str) -> list[dict[str, Any]]:
+    command = "ls -la"
+    action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
+    observation = _event(
+        "ObservationEvent",
+        "environment",
+        tool_name="terminal",
+        tool_call_id=action["tool_call_id"],
+        observation={
+            "kind": "TerminalObservation",
+            "content": _text("total 0\nREADME.md"),
+            "command": command,
+            "exit_code": 0,
+            "is_error": False,
+        },
+        action_id=action["id"],
+    )
+    finish = _action_event("finish", {"kind": "FinishAction", "message": final}, "Done.")
+    return [action, observation, finish, _state_event("finished")]
