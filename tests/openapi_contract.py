@@ -146,12 +146,12 @@ def _body(content: bytes) -> Any:
         return content.decode(errors="replace")
 
 
-def contract_event_hooks(contract: OpenAPIContract) -> dict[str, list[Any]]:
+def contract_event_hooks(contract: OpenAPIContract, *, check_requests: bool = True) -> dict[str, list[Any]]:
     """httpx hooks that check each /api/v1 exchange and record violations on the contract
     (raising inside a hook would surface as an oh-mcp bug rather than a contract failure)."""
 
     async def on_request(request: httpx.Request) -> None:
-        if not request.url.path.startswith("/api/v1/"):
+        if not check_requests or not request.url.path.startswith("/api/v1/"):
             return
         query: dict[str, list[str]] = {}
         for key, value in request.url.params.multi_items():
