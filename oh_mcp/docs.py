@@ -13,8 +13,10 @@ from .tools import TOOLSETS
 
 def tools_table() -> str:
     rows = ["| tool | toolset | read-only | what it does |", "|---|---|---|---|"]
-    for spec in select(TOOLSETS, Settings()).enabled:
-        rows.append(f"| `{spec.name}` | {spec.toolset} | {'yes' if spec.read_only else 'no'} | {spec.summary} |")
+    rows += [
+        f"| `{s.name}` | {s.toolset} | {'yes' if s.read_only else 'no'} | {s.summary} |"
+        for s in select(TOOLSETS, Settings()).enabled
+    ]
     return "\n".join(rows)
 
 
@@ -23,11 +25,16 @@ def config_table() -> str:
     rows = ["| environment variable | flag | default | meaning |", "|---|---|---|---|"]
     for option in OPTIONS:
         value = getattr(defaults, option.field)
-        shown = "—" if value in (None, (), "") else (",".join(value) if isinstance(value, tuple) else str(value))
-        rows.append(
-            f"| `{option.env}` | `{option.flag}` | {shown.lower() if isinstance(value, bool) else shown} | {option.help} |"
-        )
+        rows.append(f"| `{option.env}` | `{option.flag}` | {_shown(value)} | {option.help} |")
     return "\n".join(rows)
+
+
+def _shown(value: object) -> str:
+    if value in (None, (), ""):
+        return "—"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 SECTIONS = {"tools": tools_table, "config": config_table}
