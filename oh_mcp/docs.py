@@ -3,7 +3,6 @@ they cannot go stale (tests/test_docs.py fails when the README differs)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .config import OPTIONS, Settings
@@ -42,9 +41,17 @@ SECTIONS = {"tools": tools_table, "config": config_table}
 
 def render(readme: str) -> str:
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.DOTALL)
-        readme = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), readme)
+        readme = _replace_section(readme, name, make())
     return readme
+
+
+def _replace_section(readme: str, name: str, table: str) -> str:
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    head, found, rest = readme.partition(start)
+    if not found:
+        return readme
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}{table}\n{end}{tail}"
 
 
 def main() -> None:
