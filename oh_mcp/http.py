@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import signal
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -20,10 +22,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
-from starlette.applications import Starlette
+from sse_starlette.sse import AppStatus
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
@@ -122,31 +124,92 @@ def _health_route(rt: Runtime) -> Any:
         except (OpenHandsError, RuntimeError) as exc:
             openhands |= {"reachable": False, "error": exc.message if isinstance(exc, OpenHandsError) else str(exc)}
         status = "ok" if openhands["reachable"] else "degraded"
-        return JSONResponse({"status": status, "oh_mcp": __version__, "openhands": openhands})
+        body = {"status": status, "oh_mcp": __version__, "worker": os.getpid(), "openhands": openhands}
+        return JSONResponse(body)
 
     return health
 
 
-def create_app(settings: Settings) -> Starlette:
+class Drain:
+    """Graceful shutdown: after SIGTERM, calls in flight finish and new ones get 503.
+
+    sse-starlette ends every SSE stream the moment uvicorn sees a signal, which would cut off
+    calls still running; so its automatic drain is turned off, and streams are released only
+    when the last call in flight has answered (uvicorn's graceful timeout bounds the wait).
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.stopping = False
+
+    def begin(self) -> None:
+        self.stopping = True
+        self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        if self.stopping and self.in_flight == 0:
+            AppStatus.should_exit = True
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        async def drained(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or scope["method"] != "POST":
+                await app(scope, receive, send)
+                return
+            if self.stopping:
+                await JSONResponse({"error": "oh-mcp is shutting down; retry on another instance"}, 503)(
+                    scope, receive, send
+                )
+                return
+            self.in_flight += 1
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.in_flight -= 1
+                self._release_if_idle()
+
+        return drained
+
+
+DRAIN = Drain()
+
+
+def _install_drain() -> None:
+    """Hook uvicorn's signal handling once per process (the parent, or each worker)."""
+    if getattr(uvicorn.Server.handle_exit, "_oh_mcp", False):
+        return
+    AppStatus.enable_automatic_graceful_drain = False
+    original = uvicorn.Server.handle_exit
+
+    def handle_exit(self: uvicorn.Server, sig: int, frame: FrameType | None) -> None:
+        DRAIN.begin()
+        original(self, sig, frame)
+
+    handle_exit._oh_mcp = True  # type: ignore[attr-defined]
+    uvicorn.Server.handle_exit = handle_exit  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings) -> ASGIApp:
     """The ASGI app for these settings (its lifespan starts the MCP session manager)."""
     server = build_mcp(settings)
     security = transport_security(settings)
+    _install_drain()
     if settings.transport == "sse":
-        return server.sse_app(transport_security=security, host=settings.host)
-    return server.streamable_http_app(
+        return DRAIN.wrap(server.sse_app(transport_security=security, host=settings.host))
+    app = server.streamable_http_app(
         streamable_http_path=settings.path,
         stateless_http=settings.stateless,
         json_response=settings.stateless,
         transport_security=security,
         host=settings.host,
     )
+    return DRAIN.wrap(app)
 
 
 class _AppFromEnvironment:
     """`oh_mcp.http:app`: built on first use from the environment, so importing has no side effects."""
 
     def __init__(self) -> None:
-        self._app: Starlette | None = None
+        self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
@@ -182,6 +245,9 @@ def serve(settings: Settings) -> None:
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "lifespan": "on",
     }
+    # uvicorn re-raises the signal once it has shut down; a no-op handler makes that exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     if settings.workers > 1:
         export_to_environment(settings)
         os.environ["OH_MCP_TRANSPORT"] = settings.transport

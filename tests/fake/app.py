@@ -368,9 +368,12 @@ class Faults:
                 response = JSONResponse(body, status_code=injection.status, headers=injection.headers)
                 await response(scope, receive, send)
                 return
-        if path.startswith("/api/v1/") and self.fake.session_api_key is not None:
+        if path.startswith("/api/v1/"):
             headers = dict(scope["headers"])
-            if headers.get(b"x-session-api-key", b"").decode() != self.fake.session_api_key:
+            key = headers.get(b"x-session-api-key", b"").decode() or None
+            self.fake.keys_seen.append((path, scope.get("query_string", b"").decode(), key))
+            accepted = self.fake.user_keys | ({self.fake.session_api_key} if self.fake.session_api_key else set())
+            if accepted and key not in accepted:
                 await detail(401, "Unauthorized")(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -98,6 +98,9 @@ class FakeOpenHands:
         self.base_url = ""
         self.version = "1.11.0"
         self.session_api_key: str | None = None
+        # Extra accepted keys (per-user keys in hosted mode); every /api/v1 call's key is recorded.
+        self.user_keys: set[str] = set()
+        self.keys_seen: list[tuple[str, str, str | None]] = []
         self.start_task_step_seconds = 0.05
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
