@@ -20,7 +20,14 @@ def parser() -> argparse.ArgumentParser:
         description="MCP server for OpenHands: delegate coding tasks, follow them, talk to agents, manage sandboxes.",
         epilog="Every flag has an environment variable twin (shown in brackets); flags win.",
     )
-    p.add_argument("command", nargs="?", default="serve", choices=["serve", "tools"], help="serve (default) or tools")
+    p.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "tools", "doctor"],
+        help="serve (default); tools: list the enabled tools; doctor: check the setup",
+    )
+    p.add_argument("--json", action="store_true", help="doctor: print the report as JSON")
     p.add_argument("--version", action="version", version=f"oh-mcp {__version__}")
     option_parser(p)
     return p
@@ -40,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     if ns.command == "tools":
         _print_tools(settings)
         return
+    if ns.command == "doctor":
+        from .doctor import run
+
+        raise SystemExit(run(settings, ns.json))
     # force: MCPServer configured the root logger at construction, with a bare format.
     logging.basicConfig(
         stream=sys.stderr,
@@ -59,6 +70,21 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
+def tools_list_size(settings: Settings) -> int:
+    """Characters of the tools/list result a client receives, as measured through the SDK."""
+    import anyio
+    from mcp import Client
+
+    from .server import build_server
+
+    async def measure() -> int:
+        async with Client(build_server(settings)) as client:
+            tools = (await client.list_tools()).tools
+        return sum(len(t.model_dump_json(by_alias=True, exclude_none=True)) for t in tools)
+
+    return anyio.run(measure)
+
+
 def _print_tools(settings: Settings) -> None:
     from .selection import select
     from .tools import TOOLSETS
@@ -68,3 +94,4 @@ def _print_tools(settings: Settings) -> None:
         print(f"{spec.name:<26} {spec.summary}")
     for name, why in selection.hidden.items():
         print(f"{name:<26} (disabled: {why})")
+    print(f"\ntools/list size: {tools_list_size(settings):,} characters for {len(selection.enabled)} tools")

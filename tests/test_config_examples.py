@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from mcp import Client, StdioServerParameters
 
+from oh_mcp.config import OPTIONS
 from tests.fake.state import FakeOpenHands
 from tests.test_http import Hosted, hosted
 
@@ -120,3 +125,99 @@ def _check_mcp(server: Hosted, token: str | None) -> None:
 def test_every_json_example_parses(path: str) -> None:
     data = json.loads((EXAMPLES / path).read_text())
     assert data
+
+
+# ---- host configurations ------------------------------------------------------------------------
+
+KNOWN_ENV = {option.env for option in OPTIONS}
+OH_MCP = ROOT / ".venv" / "bin" / "oh-mcp"
+PLACEHOLDER = re.compile(r"^(\$\{[^}]+\}|<[^>]+>|)$")
+
+
+def stdio_servers() -> dict[str, dict[str, Any]]:
+    """Every stdio entry in config-examples, as {file: {command, args, env}}."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(EXAMPLES.glob("*.json")):
+        data = json.loads(path.read_text())
+        for key in ("mcpServers", "servers", "context_servers"):
+            for entry in data.get(key, {}).values():
+                if "command" in entry:
+                    found[path.name] = {
+                        "command": entry["command"],
+                        "args": entry.get("args", []),
+                        "env": entry.get("env", {}),
+                    }
+    for entry in yaml.safe_load((EXAMPLES / "continue.yaml").read_text())["mcpServers"]:
+        found["continue.yaml"] = {
+            "command": entry["command"],
+            "args": entry.get("args", []),
+            "env": entry.get("env", {}),
+        }
+    words = shlex.split((EXAMPLES / "claude-code.sh").read_text().split("\n", 2)[2].replace("\\\n", " "))
+    env = dict(w.split("=", 1) for prev, w in zip(words, words[1:], strict=False) if prev == "--env")
+    found["claude-code.sh"] = {
+        "command": words[words.index("--") + 1],
+        "args": words[words.index("--") + 2 :],
+        "env": env,
+    }
+    return found
+
+
+def test_every_host_has_an_example() -> None:
+    names = set(stdio_servers())
+    for host in ("claude-desktop", "claude-code", "vscode", "cursor", "windsurf", "zed", "continue"):
+        assert any(n.startswith(host) for n in names), host
+    cloud = json.loads((EXAMPLES / "claude-desktop-cloud.json").read_text())["mcpServers"]["openhands"]["env"]
+    assert cloud["OPENHANDS_URL"] == "https://app.all-hands.dev"
+    local = json.loads((EXAMPLES / "claude-desktop.json").read_text())["mcpServers"]["openhands"]["env"]
+    assert local["OPENHANDS_URL"] == "http://localhost:3000"
+
+
+def test_every_example_uses_only_real_settings_and_keeps_keys_out() -> None:
+    for name, server in stdio_servers().items():
+        assert set(server["env"]) <= KNOWN_ENV, (name, set(server["env"]) - KNOWN_ENV)
+        key = server["env"].get("OPENHANDS_API_KEY", "")
+        assert PLACEHOLDER.match(key.strip('"')) or key.startswith("${"), (name, "API key must be a placeholder")
+        command = [server["command"], *server["args"]]
+        assert command[0].endswith("oh-mcp") or command[-1] == "oh-mcp", name
+    vscode = json.loads((EXAMPLES / "vscode.json").read_text())
+    assert vscode["servers"]["openhands"]["env"]["OPENHANDS_API_KEY"].startswith("${input:")
+    assert vscode["inputs"][0]["password"] is True
+
+
+def _launchable(server: dict[str, Any], fake: FakeOpenHands) -> StdioServerParameters:
+    env = {k: v for k, v in server["env"].items() if not PLACEHOLDER.match(v) and not v.startswith("${")}
+    env |= {"OPENHANDS_URL": fake.base_url, "PATH": os.environ["PATH"]}
+    return StdioServerParameters(command=str(OH_MCP), args=[], env=env)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", sorted(n for n in stdio_servers() if "uvx" not in n))
+async def test_each_stdio_example_launches_oh_mcp(fake: FakeOpenHands, name: str) -> None:
+    async with Client(_launchable(stdio_servers()[name], fake)) as client:
+        result = await client.call_tool("list_sandbox_specs", {})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["items"][0]["id"] == fake.specs[0]["id"]
+
+
+def test_the_claude_desktop_file_runs_under_the_inspectors_config_mode(fake: FakeOpenHands, tmp_path: Path) -> None:
+    config = json.loads((EXAMPLES / "claude-desktop.json").read_text())
+    entry = config["mcpServers"]["openhands"]
+    entry["command"] = str(OH_MCP)
+    entry["env"]["OPENHANDS_URL"] = fake.base_url
+    path = tmp_path / "claude_desktop_config.json"
+    path.write_text(json.dumps(config))
+    inspector = ROOT / "node_modules" / ".bin" / "mcp-inspector"
+    env = dict(os.environ) | {"HOME": str(tmp_path), "MCP_INSPECTOR_SECRET_STORE": "memory"}
+    args = [str(inspector), "--cli", "-q", "--format", "json", "--config", str(path), "--server", "openhands"]
+    listed = subprocess.run([*args, "--method", "tools/list"], capture_output=True, text=True, env=env, timeout=120)
+    called = subprocess.run(
+        [*args, "--method", "tools/call", "--tool-name", "list_sandbox_specs"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["result"]["tools"]) == 16
+    assert called.returncode == 0 and fake.specs[0]["id"] in called.stdout

@@ -35,7 +35,7 @@ def test_tools_never_touch_httpx() -> None:
 
 def test_nothing_prints_to_stdout_outside_the_cli() -> None:
     for path in PACKAGE.rglob("*.py"):
-        if path.name == "cli.py":
+        if path.name in ("cli.py", "doctor.py"):  # commands whose output is the point, never run while serving
             continue
         tree = ast.parse(path.read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]

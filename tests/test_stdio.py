@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.fake.state import FakeOpenHands
+from tests.stdio_raw import INITIALIZE, exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -60,18 +60,7 @@ async def test_a_whole_journey_over_stdio(fake: FakeOpenHands) -> None:
 
 
 def test_stdout_carries_only_protocol_and_logs_go_to_stderr(fake: FakeOpenHands) -> None:
-    lines = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    calls: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {
             "jsonrpc": "2.0",
@@ -84,31 +73,9 @@ def test_stdout_carries_only_protocol_and_logs_go_to_stderr(fake: FakeOpenHands)
         },
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "list_sandboxes", "arguments": {}}},
     ]
-    stdin = "".join(json.dumps(line) + "\n" for line in lines) + "this is not json\n"
-    with (
-        tempfile.TemporaryFile("w+") as err,
-        subprocess.Popen(
-            [sys.executable, "-m", "oh_mcp", "--log-level", "DEBUG"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=server_env(fake, OPENHANDS_API_KEY="sk-stdio-secret-1"),
-        ) as proc,
-    ):
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(stdin)
-        proc.stdin.flush()
-        answers: dict[int, dict[str, Any]] = {}
-        while len(answers) < 4:
-            line = proc.stdout.readline()
-            assert line, "server closed stdout early"
-            message = json.loads(line)  # every stdout line must be JSON-RPC
-            assert message["jsonrpc"] == "2.0"
-            if "id" in message and message["id"] is not None:
-                answers[message["id"]] = message
-        proc.stdin.close()
-        proc.wait(timeout=20)
+    command = [sys.executable, "-m", "oh_mcp", "--log-level", "DEBUG"]
+    with tempfile.TemporaryFile("w+") as err:
+        answers = exchange(command, [*INITIALIZE, *calls], server_env(fake, OPENHANDS_API_KEY="sk-stdio-secret-1"), err)
         err.seek(0)
         stderr = err.read()
     assert answers[3]["result"]["isError"] is True
@@ -116,4 +83,4 @@ def test_stdout_carries_only_protocol_and_logs_go_to_stderr(fake: FakeOpenHands)
     assert answers[4]["result"].get("isError") is not True
     assert "sk-stdio-secret-1" not in stderr
     assert "sk-stdio-secret-1" not in json.dumps(answers)
-    assert "DEBUG" in stderr or "INFO" in stderr, "logs should reach stderr at DEBUG level"
+    assert " DEBUG " in stderr or " INFO " in stderr, "logs should reach stderr with their level"

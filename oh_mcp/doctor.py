@@ -1,0 +1,173 @@
+"""`oh-mcp doctor`: checks the configuration and the OpenHands server, and says what to do about
+each problem. Table output for people, `--json` for machines; exit code 1 when a problem is found."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import anyio
+
+from . import __version__
+from .config import OPTIONS, Settings
+from .openhands import AuthFailed, ConnectionFailed, OpenHandsClient, OpenHandsError
+from .selection import select
+from .tools import TOOLSETS
+
+MAX_PAGES = 5
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+@dataclass
+class Report:
+    oh_mcp: str
+    openhands_url: str
+    openhands_version: str | None = None
+    checks: list[Check] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    sandbox_specs: list[str] = field(default_factory=list)
+    sandboxes: dict[str, int] = field(default_factory=dict)
+    conversations: dict[str, int] = field(default_factory=dict)
+    tools: list[str] = field(default_factory=list)
+    disabled_tools: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def mask(secret: str) -> str:
+    return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "***"
+
+
+def describe_settings(settings: Settings) -> dict[str, str]:
+    """The URL and key always, then whatever was set explicitly, each with where it came from."""
+    shown: dict[str, str] = {}
+    for option in OPTIONS:
+        if option.env not in ("OPENHANDS_URL", "OPENHANDS_API_KEY") and settings.source_of(option.field) == "default":
+            continue
+        value = getattr(settings, option.field)
+        if option.secret:
+            text = mask(value.get_secret_value()) if value is not None else "(not set)"
+        else:
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+        shown[option.env] = f"{text} (from {settings.source_of(option.field)})"
+    return shown
+
+
+async def diagnose(settings: Settings, client: OpenHandsClient | None = None) -> Report:
+    selection = select(TOOLSETS, settings)
+    report = Report(
+        oh_mcp=__version__,
+        openhands_url=settings.openhands_url,
+        settings=describe_settings(settings),
+        tools=[spec.name for spec in selection.enabled],
+        disabled_tools=dict(selection.hidden),
+    )
+    report.checks.append(Check("configuration", True, "settings parsed"))
+    own = client is None
+    client = client or OpenHandsClient(
+        settings.openhands_url, api_key=settings.api_key, timeout=min(settings.timeout, 10)
+    )
+    key_note = "with an API key" if settings.api_key else "without an API key (the server requires none)"
+    try:
+        if await _reach(client, report, key_note):
+            await _inventory(client, report)
+    finally:
+        if own:
+            await client.aclose()
+    if not report.tools:
+        report.checks.append(
+            Check("tools", False, "no tool is enabled", "Loosen OH_MCP_TOOLSETS / OH_MCP_EXCLUDE_TOOLS.")
+        )
+    return report
+
+
+async def _reach(client: OpenHandsClient, report: Report, key_note: str) -> bool:
+    try:
+        info = await client.server_info()
+    except OpenHandsError as exc:
+        fix = "Start OpenHands, or set OPENHANDS_URL to where it runs (Cloud: https://app.all-hands.dev)."
+        report.checks.append(Check("reach OpenHands", False, exc.message, fix))
+        return False
+    report.openhands_version = str(info.get("version") or "unknown")
+    report.checks.append(Check("reach OpenHands", True, f"version {report.openhands_version}"))
+    try:
+        specs = await client.search_sandbox_specs(limit=100)
+    except AuthFailed:
+        fix = "Set OPENHANDS_API_KEY: a Cloud API key, or the SESSION_API_KEY the local server was started with."
+        report.checks.append(Check("authentication", False, "OpenHands refused the credentials", fix))
+        return False
+    except ConnectionFailed as exc:
+        report.checks.append(Check("authentication", False, exc.message, exc.hint))
+        return False
+    report.checks.append(Check("authentication", True, f"accepted {key_note}"))
+    report.sandbox_specs = [s.id for s in specs.items]
+    if not specs.items:
+        report.checks.append(Check("sandbox specs", False, "none available", "Check the OpenHands sandbox setup."))
+    return True
+
+
+async def _inventory(client: OpenHandsClient, report: Report) -> None:
+    try:
+        sandbox_states: Counter[str] = Counter()
+        page_id: str | None = None
+        for _ in range(MAX_PAGES):
+            sandboxes = await client.search_sandboxes(limit=100, page_id=page_id)
+            sandbox_states.update(str(s.status) for s in sandboxes.items)
+            if not (page_id := sandboxes.next_page_id):
+                break
+        conversation_states: Counter[str] = Counter()
+        page_id = None
+        for _ in range(MAX_PAGES):
+            conversations = await client.search_conversations(limit=100, page_id=page_id)
+            conversation_states.update(str(c.execution_status or c.sandbox_status) for c in conversations.items)
+            if not (page_id := conversations.next_page_id):
+                break
+    except OpenHandsError as exc:
+        report.checks.append(Check("inventory", False, exc.message, exc.hint))
+        return
+    report.sandboxes = dict(sandbox_states)
+    report.conversations = dict(conversation_states)
+    report.checks.append(Check("inventory", True, "listed sandboxes and conversations"))
+
+
+def render_table(report: Report) -> str:
+    lines = [f"oh-mcp {report.oh_mcp} → OpenHands at {report.openhands_url}", ""]
+    for check in report.checks:
+        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        if check.fix:
+            lines.append(f"         next step: {check.fix}")
+    lines += ["", "settings:"] + [f"  {k:<30} {v}" for k, v in report.settings.items()]
+    if report.sandbox_specs:
+        lines += ["", "sandbox specs:"] + [f"  {s}" for s in report.sandbox_specs]
+    if report.sandboxes or report.conversations:
+        lines += ["", f"sandboxes by status:     {_counts(report.sandboxes)}"]
+        lines += [f"conversations by status: {_counts(report.conversations)}"]
+    lines += ["", f"tools enabled ({len(report.tools)}): {', '.join(report.tools) or 'none'}"]
+    lines += [f"  disabled {name}: {why}" for name, why in report.disabled_tools.items()]
+    lines += ["", "healthy" if report.healthy else "problems found: see the next steps above"]
+    return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def run(settings: Settings, as_json: bool) -> int:
+    report = anyio.run(diagnose, settings)
+    if as_json:
+        data: dict[str, Any] = asdict(report) | {"healthy": report.healthy}
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_table(report))
+    return 0 if report.healthy else 1

@@ -1,0 +1,61 @@
+"""`oh-mcp doctor` against the fake, a stopped server and a wrong key, as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.fake.state import FakeOpenHands
+
+
+def doctor(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OH_MCP_", "OPENHANDS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "oh_mcp", "doctor", *args],
+        capture_output=True,
+        text=True,
+        env=base | env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_healthy_setup_reports_version_specs_counts_and_tools(fake: FakeOpenHands) -> None:
+    fake.add_conversation(title="a")
+    fake.add_conversation(title="b", sandbox_status="PAUSED")
+    result = doctor(OPENHANDS_URL=fake.base_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "[ok] reach OpenHands: version 1.11.0" in out
+    assert fake.specs[0]["id"] in out
+    assert "sandboxes by status:     PAUSED 1, RUNNING 1" in out
+    assert "conversations by status: PAUSED 1, idle 1" in out
+    assert "tools enabled (16)" in out and out.rstrip().endswith("healthy")
+
+
+def test_json_output_for_machines(fake: FakeOpenHands) -> None:
+    result = doctor("--json", "--read-only", OPENHANDS_URL=fake.base_url)
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and data["healthy"] is True
+    assert data["openhands_version"] == "1.11.0"
+    assert "send_message" in data["disabled_tools"] and "read-only" in data["disabled_tools"]["send_message"]
+
+
+def test_a_stopped_server_is_a_problem_with_a_next_step() -> None:
+    result = doctor(OPENHANDS_URL="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "[FAIL] reach OpenHands" in result.stdout
+    assert "next step: Start OpenHands, or set OPENHANDS_URL" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_key_is_an_auth_problem_and_the_key_stays_masked(fake: FakeOpenHands) -> None:
+    fake.session_api_key = "right-key-123456"
+    result = doctor(OPENHANDS_URL=fake.base_url, OPENHANDS_API_KEY="wrong-key-987654321")
+    assert result.returncode == 1
+    assert "[FAIL] authentication: OpenHands refused the credentials" in result.stdout
+    assert "next step: Set OPENHANDS_API_KEY" in result.stdout
+    assert "wrong-key-987654321" not in result.stdout + result.stderr
+    assert "wron…4321 (from OPENHANDS_API_KEY)" in result.stdout

@@ -1,0 +1,58 @@
+"""The wheel and sdist build, install into a clean venv, and run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.stdio_raw import INITIALIZE, exchange
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], check=True, capture_output=True, timeout=300
+    )
+    return out
+
+
+def test_the_wheel_ships_the_package_types_and_entry_point(dist: Path) -> None:
+    wheel = next(dist.glob("oh_mcp-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "oh_mcp/py.typed" in names and "oh_mcp/openhands/client.py" in names
+    assert not any(n.startswith("tests/") for n in names)
+    meta = next(n for n in names if n.endswith("METADATA"))
+    metadata = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "Requires-Python: >=3.11" in metadata and "Requires-Dist: mcp<3,>=2.3" in metadata
+    assert "License-Expression: MIT" in metadata and "Project-URL" in metadata
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "oh-mcp = oh_mcp.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    sdist = next(dist.glob("oh_mcp-*.tar.gz"))
+    assert any(n.endswith("CHANGELOG.md") for n in tarfile.open(sdist).getnames())
+
+
+def test_the_wheel_installs_into_a_clean_venv_and_serves(dist: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    wheel = next(dist.glob("oh_mcp-*.whl"))
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    helped = subprocess.run([str(venv / "bin" / "oh-mcp"), "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "--openhands-url" in helped.stdout
+    env = {"PATH": "/usr/bin:/bin", "OPENHANDS_URL": "http://127.0.0.1:9"}
+    tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    answers = exchange([str(venv / "bin" / "python"), "-m", "oh_mcp"], [*INITIALIZE, tools_list], env)
+    assert len(answers[2]["result"]["tools"]) == 16
