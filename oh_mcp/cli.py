@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> None:
         force=True,
     )
     if settings.transport == "stdio":
-        server.run("stdio")
+        import anyio
+
+        from .stdio import run_stdio
+
+        anyio.run(run_stdio, server)
         return
     from .http import serve
 

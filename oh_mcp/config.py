@@ -156,6 +156,11 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_one_line(exc, sources)) from None
 
+    @property
+    def call_budget(self) -> float:
+        """Longest one tool call may take beyond its own wait: a few upstream requests' worth."""
+        return 3 * self.timeout + 5
+
     def source_of(self, field: str) -> str:
         return self.sources.get(field, "default")
 

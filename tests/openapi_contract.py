@@ -146,7 +146,9 @@ def _body(content: bytes) -> Any:
         return content.decode(errors="replace")
 
 
-def contract_event_hooks(contract: OpenAPIContract, *, check_requests: bool = True) -> dict[str, list[Any]]:
+def contract_event_hooks(
+    contract: OpenAPIContract, *, check_requests: bool = True, check_responses: bool = True
+) -> dict[str, list[Any]]:
     """httpx hooks that check each /api/v1 exchange and record violations on the contract
     (raising inside a hook would surface as an oh-mcp bug rather than a contract failure)."""
 
@@ -163,7 +165,7 @@ def contract_event_hooks(contract: OpenAPIContract, *, check_requests: bool = Tr
 
     async def on_response(response: httpx.Response) -> None:
         request = response.request
-        if not request.url.path.startswith("/api/v1/"):
+        if not check_responses or not request.url.path.startswith("/api/v1/"):
             return
         await response.aread()
         try:

@@ -83,7 +83,8 @@ class OpenHandsClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            # Keep every connection we may open: churning them costs a TCP and TLS handshake each.
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30),
             event_hooks=dict(event_hooks) if event_hooks else None,
         )
 
@@ -129,23 +130,29 @@ class OpenHandsClient:
         secrets: tuple[str, ...] = (),
     ) -> Any:
         write = method not in ("GET", "HEAD")
-        attempts = 1 if write else 1 + self.retries
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        for attempt in range(1 + self.retries):
+            last = attempt == self.retries
             try:
                 response = await self._http.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
-                if last or isinstance(exc, httpx.TimeoutException):
+                if last or not _may_retry(exc, write):
                     raise error_from_transport(exc, what, write=write) from None
-                await anyio.sleep(_backoff(attempt))
+                await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
                 continue
             if response.status_code < 400:
                 return _json(response, what)
             error = error_from_response(response, what, secrets or self._secrets())
-            if last or response.status_code not in _RETRY_STATUSES:
+            if last or write or response.status_code not in _RETRY_STATUSES:
                 raise error
-            await anyio.sleep(_retry_delay(error, attempt))
+            await self._pause(_retry_delay(error, attempt), error)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _pause(delay: float, error: OpenHandsError) -> None:
+        """Sleep before a retry, unless the caller's deadline would pass first: then fail now."""
+        if anyio.current_time() + delay >= anyio.current_effective_deadline():
+            raise error
+        await anyio.sleep(delay)
 
     async def _api(self, method: str, path: str, *, what: str, params: Any = None, json: Any = None) -> Any:
         return await self._send(
@@ -395,6 +402,14 @@ def _validate(kind: type[V], data: Any, what: str) -> V:
         raise ServerError(
             f"OpenHands sent a {what} that oh-mcp cannot read.", hint="Check the server version (1.11+)."
         ) from None
+
+
+def _may_retry(exc: httpx.TransportError, write: bool) -> bool:
+    """Reads retry broken connections; a write only when it provably never left (no connection).
+    A read that timed out is not retried: that would double a wait the caller already paid."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    return not write and not isinstance(exc, httpx.TimeoutException)
 
 
 def _backoff(attempt: int) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -86,14 +87,32 @@ class Toolset:
         return decorator
 
 
+def _budget(kwargs: dict[str, Any]) -> float:
+    """The whole call's time limit: its own wait plus room for the requests around it."""
+    ctx = kwargs.get("ctx")
+    wait = kwargs.get("timeout_seconds")
+    extra = float(wait) if isinstance(wait, int | float) else 0.0
+    if isinstance(ctx, Context):
+        return extra + runtime(ctx).settings.call_budget
+    return extra + 95.0
+
+
 def _translate_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     # functools.wraps keeps __wrapped__, which the SDK follows to build the input schema.
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        budget = _budget(kwargs)
         try:
-            result = await fn(*args, **kwargs)
+            with anyio.fail_after(budget):
+                result = await fn(*args, **kwargs)
         except ToolError:
             raise
+        except TimeoutError:
+            raise ToolError(
+                f"{fn.__name__} did not finish within {budget:g} s because OpenHands answered too slowly. "
+                "If it was meant to change something, the change may or may not have happened: check the "
+                "current state before calling it again."
+            ) from None
         except OpenHandsError as exc:
             raise ToolError(exc.for_model()) from None
         except Exception:

@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .state import FakeOpenHands
+from .state import FakeOpenHands, Injection
 
 EVENT_KINDS = (
     "ServerErrorEvent ACPToolCallEvent Condensation CondensationRequest CondensationSummaryEvent "
@@ -360,13 +360,16 @@ class Faults:
             return
         method, path = scope["method"], scope["path"]
         self.fake.requests.append((method, path, scope.get("query_string", b"").decode()))
+        if scope.get("client"):
+            self.fake.peers.add(tuple(scope["client"]))
         injection = self.fake.take_injection(method, path)
+        if injection is not None and injection.mode == "late":
+            await self.app(scope, receive, _delayed(send, injection.delay))
+            return
         if injection is not None:
             await anyio.sleep(injection.delay)
             if injection.status is not None:
-                body = injection.body if injection.body is not None else {"detail": "injected failure"}
-                response = JSONResponse(body, status_code=injection.status, headers=injection.headers)
-                await response(scope, receive, send)
+                await _inject(injection, scope, receive, send)
                 return
         if path.startswith("/api/v1/"):
             headers = dict(scope["headers"])
@@ -377,6 +380,39 @@ class Faults:
                 await detail(401, "Unauthorized")(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _delayed(send: Send, delay: float) -> Send:
+    """The request is handled at once; only its answer is late (a write whose outcome is unknown)."""
+
+    async def late_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await anyio.sleep(delay)
+        await send(message)
+
+    return late_send
+
+
+class DroppedConnection(Exception):
+    """Raised mid-response so the server drops the connection, as a crashing upstream would."""
+
+
+async def _inject(injection: Injection, scope: Scope, receive: Receive, send: Send) -> None:
+    if injection.mode in ("truncate", "reset"):
+        # truncate: half a body, then the connection drops; reset: it drops right after the headers.
+        payload = b'{"items": [{"id": "half' if injection.mode == "truncate" else b""
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"200")]
+        await send({"type": "http.response.start", "status": injection.status or 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload, "more_body": True})
+        raise DroppedConnection(injection.mode)
+    if injection.mode == "raw":
+        raw = injection.body if isinstance(injection.body, bytes) else str(injection.body or "").encode()
+        content_type = injection.headers.get("content-type", "text/html")
+        response = Response(raw, status_code=injection.status or 200, media_type=content_type)
+    else:
+        body = injection.body if injection.body is not None else {"detail": "injected failure"}
+        response = JSONResponse(body, status_code=injection.status or 200, headers=injection.headers)
+    await response(scope, receive, send)
 
 
 def create_app(fake: FakeOpenHands) -> ASGIApp:

@@ -45,6 +45,7 @@ class Injection:
     times: int
     delay: float
     headers: dict[str, str]
+    mode: str = "status"  # status | raw (body is bytes/str, as is) | truncate | reset | late
 
 
 @dataclass
@@ -101,6 +102,7 @@ class FakeOpenHands:
         # Extra accepted keys (per-user keys in hosted mode); every /api/v1 call's key is recorded.
         self.user_keys: set[str] = set()
         self.keys_seen: list[tuple[str, str, str | None]] = []
+        self.peers: set[tuple[str, int]] = set()  # client (host, port) pairs: one per upstream connection
         self.start_task_step_seconds = 0.05
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
@@ -137,11 +139,20 @@ class FakeOpenHands:
         times: int = 1,
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
+        mode: str = "status",
     ) -> None:
-        """The next `times` requests matching method and path fail with `status` (or only wait `delay`)."""
+        """The next `times` requests matching method and path fail with `status` (or only wait `delay`).
+
+        mode "raw" sends `body` as it is (a non-JSON page, a wrong content type); "truncate" sends
+        half a body shorter than its Content-Length; "reset" drops the connection mid-response;
+        "late" handles the request at once and holds only the answer for `delay`.
+        """
         self._injections.append(
-            Injection(method.upper(), re.compile(path_regex), status, body, times, delay, headers or {})
+            Injection(method.upper(), re.compile(path_regex), status, body, times, delay, headers or {}, mode)
         )
+
+    def clear_injections(self) -> None:
+        self._injections.clear()
 
     def take_injection(self, method: str, path: str) -> Injection | None:
         with self.lock:
@@ -330,7 +341,9 @@ class FakeOpenHands:
             return
         text = rec.pending or ""
         rec.final = f"Echo: {text}"
-        rec.events.extend(_agent_turn(text, rec.final))
+        # An agent that prints its environment shows the sandbox key, as a real one would.
+        output = f"SESSION_API_KEY={self.sandboxes[rec.sandbox_id].key}\nHOME=/root" if "print env" in text else None
+        rec.events.extend(_agent_turn(text, rec.final, output))
         rec.execution_status = "finished"
         rec.running_until = None
         rec.pending = None
@@ -430,8 +443,8 @@ def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, 
     )
 
 
-def _agent_turn(text: str, final: str) -> list[dict[str, Any]]:
-    command = "ls -la"
+def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[str, Any]]:
+    command = "env" if output else "ls -la"
     action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
     observation = _event(
         "ObservationEvent",
@@ -440,7 +453,7 @@ def _agent_turn(text: str, final: str) -> list[dict[str, Any]]:
         tool_call_id=action["tool_call_id"],
         observation={
             "kind": "TerminalObservation",
-            "content": _text("total 0\nREADME.md"),
+            "content": _text(output or "total 0\nREADME.md"),
             "command": command,
             "exit_code": 0,
             "is_error": False,

@@ -1,0 +1,198 @@
+"""Bad input never crashes and never reaches OpenHands in a dangerous shape: property-based calls
+of every tool and resource, and malformed JSON-RPC over stdio and HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client, MCPError
+
+from oh_mcp import Settings, build_server
+from tests.fake.state import FakeOpenHands
+from tests.stdio_raw import INITIALIZE, exchange
+from tests.test_http import hosted
+from tests.test_stdio import server_env
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings_(settings: Settings) -> Settings:
+    """The shared settings, under a name that does not shadow hypothesis' `settings`."""
+    return settings
+
+
+NASTY_STRINGS = [
+    "../",
+    "../../etc/passwd",
+    "..%2f..%2f",
+    "%2f",
+    "a?b=c&limit=0",
+    "a#frag",
+    "line\nbreak",
+    "\x00\x01\x1b[31m",
+    "😀" * 20,
+    "x" * 5000,
+    "http://evil.example/",
+    "0123456789abcdef0123456789abcdef",
+    "01234567-89ab-cdef-0123-456789abcdef/../x",
+    " ",
+    "",
+]
+NASTY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(NASTY_STRINGS),
+    st.lists(st.sampled_from(NASTY_STRINGS), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+TOOLS = [
+    ("list_conversations", ["limit", "page_id", "title_contains", "sandbox_id"]),
+    ("get_conversation", ["conversation_id"]),
+    (
+        "start_conversation",
+        [
+            "message",
+            "repository",
+            "branch",
+            "git_provider",
+            "sandbox_id",
+            "llm_model",
+            "title",
+            "wait",
+            "timeout_seconds",
+        ],
+    ),
+    ("get_start_task", ["task_id"]),
+    ("send_message", ["conversation_id", "message", "image_urls", "run", "auto_resume", "timeout_seconds"]),
+    ("wait_for_agent", ["conversation_id", "timeout_seconds", "response_offset"]),
+    ("get_conversation_events", ["conversation_id", "limit", "kind", "newest_first", "page_id"]),
+    ("update_conversation", ["conversation_id", "title"]),
+    ("delete_conversation", ["conversation_id"]),
+    ("list_sandboxes", ["limit", "page_id"]),
+    ("get_sandbox", ["sandbox_id"]),
+    ("start_sandbox", ["sandbox_spec_id", "wait", "timeout_seconds"]),
+    ("pause_sandbox", ["sandbox_id"]),
+    ("resume_sandbox", ["sandbox_id", "wait", "timeout_seconds"]),
+    ("delete_sandbox", ["sandbox_id"]),
+    ("list_sandbox_specs", ["limit", "page_id"]),
+]
+
+
+def arguments(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=dict.fromkeys([*names, "unexpected_extra"], NASTY))
+
+
+def _bounded(args: dict[str, Any]) -> dict[str, Any]:
+    # Waits are real: keep generated waits short so a valid call returns quickly.
+    if isinstance(args.get("timeout_seconds"), int | float) and not isinstance(args["timeout_seconds"], bool):
+        args["timeout_seconds"] = min(abs(args["timeout_seconds"]), 0.2)
+    return args
+
+
+async def test_every_tool_and_argument_is_covered(mcp_client: Client) -> None:
+    listed = {t.name: set(t.input_schema.get("properties", {})) for t in (await mcp_client.list_tools()).tools}
+    assert listed == {name: set(names) for name, names in TOOLS}
+
+
+@pytest.mark.parametrize(("tool", "names"), TOOLS, ids=[t for t, _ in TOOLS])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_any_arguments_give_a_clean_error_or_a_correct_call(
+    fake: FakeOpenHands, settings_: Settings, client_factory: Any, tool: str, names: list[str], data: st.DataObject
+) -> None:
+    args = _bounded(data.draw(arguments(names)))
+    async with Client(build_server(settings_, client_factory=client_factory), raise_exceptions=True) as client:
+        result = await client.call_tool(tool, args)  # a crash outside the tool body would raise here
+    text = " ".join(getattr(c, "text", "") for c in result.content)
+    assert "Traceback" not in text and "internal error" not in text, text
+    if not result.is_error:
+        assert result.structured_content is not None
+    for method, path, _query in fake.requests:
+        assert ".." not in path and "%2f" not in path.lower() and "\n" not in path, (method, path)
+    # The contract fixture also fails the test if any request left the OpenAPI document's paths.
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    template=st.sampled_from(
+        ["openhands://conversations/{}", "openhands://conversations/{}/events", "openhands://sandboxes/{}"]
+    ),
+    value=st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=30)),
+)
+async def test_resource_uris_with_any_id_answer_cleanly(
+    fake: FakeOpenHands, settings_: Settings, client_factory: Any, template: str, value: str
+) -> None:
+    async with Client(build_server(settings_, client_factory=client_factory)) as client:
+        try:
+            result = await client.read_resource(template.format(value))
+        except MCPError as exc:
+            assert exc.error.code in (-32602, -32603), exc.error
+            assert "Traceback" not in exc.error.message
+        else:
+            assert result.contents
+    for _method, path, _query in fake.requests:
+        assert ".." not in path and "%2f" not in path.lower()
+
+
+def test_malformed_json_rpc_over_stdio_gets_protocol_errors_and_the_server_keeps_going(fake: FakeOpenHands) -> None:
+    import subprocess
+
+    lines = ["not json", '{"jsonrpc":"2.0","id":5}', "[1,2]", '{"jsonrpc":"2.0","id":6,"method":"no/such"}']
+    messages = [json.dumps(m) for m in INITIALIZE] + lines + ['{"jsonrpc":"2.0","id":7,"method":"tools/list"}']
+    with subprocess.Popen(
+        [sys.executable, "-m", "oh_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=server_env(fake),
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("\n".join(messages) + "\n")
+        proc.stdin.flush()
+        answers = [json.loads(proc.stdout.readline()) for _ in range(6)]
+        proc.stdin.close()
+        proc.wait(timeout=20)
+    errors = [a["error"]["code"] for a in answers if a.get("id") is None]
+    assert errors == [-32700, -32600, -32600]
+    assert next(a for a in answers if a.get("id") == 6)["error"]["code"] == -32601
+    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 16
+
+
+def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_going(fake: FakeOpenHands) -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    with hosted(fake, "--transport", "streamable-http", "--stateless") as server:
+        url = server.base + "/mcp"
+        garbage = httpx.post(url, content=b"not json", headers=headers)
+        no_method = httpx.post(url, content=b'{"jsonrpc":"2.0","id":5}', headers=headers)
+        huge = httpx.post(
+            url,
+            content=b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"' + b"x" * 5_000_000 + b'"}}',
+            headers=headers,
+        )
+        fine = httpx.post(url, json={"jsonrpc": "2.0", "id": 8, "method": "tools/list"}, headers=headers)
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
+    assert no_method.status_code == 400 and no_method.json()["error"]["code"] in (-32600, -32602)
+    assert huge.status_code == 413
+    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 16
+
+
+def test_stdio_answers_survive_a_tool_call_with_wrong_types(fake: FakeOpenHands) -> None:
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "list_sandboxes", "arguments": {"limit": "many"}},
+    }
+    answers = exchange([sys.executable, "-m", "oh_mcp"], [*INITIALIZE, call], server_env(fake))
+    assert answers[2]["result"]["isError"] is True and "limit" in answers[2]["result"]["content"][0]["text"]
