@@ -47,35 +47,35 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         """The sandbox specs (templates) new sandboxes can start from."""
         with _Guard("openhands://sandbox-specs"):
             page = await rt.client.search_sandbox_specs(limit=100)
-        return _json([spec_summary(s).model_dump() for s in page.items])
+        return _json([spec_summary(s).model_dump(exclude_none=True) for s in page.items])
 
     @server.resource("openhands://sandboxes", mime_type="application/json", title="Sandboxes")
     async def sandboxes() -> str:
         """The most recent sandboxes and their status."""
         with _Guard("openhands://sandboxes"):
             page = await rt.client.search_sandboxes(limit=RECENT)
-        return _json([sandbox_summary(s).model_dump() for s in page.items])
+        return _json([sandbox_summary(s).model_dump(exclude_none=True) for s in page.items])
 
     @server.resource("openhands://sandboxes/{sandbox_id}", mime_type="application/json", title="Sandbox")
     async def sandbox(sandbox_id: str) -> str:
         """One sandbox: status, spec, creation time, exposed URL names."""
         with _Guard(f"openhands://sandboxes/{sandbox_id}"):
             found = await rt.client.get_sandbox(sandbox_id)
-        return _json(sandbox_summary(found).model_dump())
+        return _json(sandbox_summary(found).model_dump(exclude_none=True))
 
     @server.resource("openhands://conversations", mime_type="application/json", title="Recent conversations")
     async def conversations() -> str:
         """The most recent conversations, newest first."""
         with _Guard("openhands://conversations"):
             page = await rt.client.search_conversations(limit=RECENT)
-        return _json([summary(c).model_dump() for c in page.items])
+        return _json([summary(c).model_dump(exclude_none=True) for c in page.items])
 
     @server.resource("openhands://conversations/{conversation_id}", mime_type="application/json", title="Conversation")
     async def conversation(conversation_id: str) -> str:
         """One conversation's metadata and live status."""
         with _Guard(f"openhands://conversations/{conversation_id}"):
             found = await rt.client.get_conversation(conversation_id)
-        return _json(detail(found).model_dump())
+        return _json(detail(found).model_dump(exclude_none=True))
 
     @server.resource(
         "openhands://conversations/{conversation_id}/events", mime_type="application/json", title="Conversation events"
@@ -87,7 +87,7 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
             page = await rt.client.search_events(found.id, limit=50, newest_first=True)
         key = found.session_api_key
         secrets = (key.get_secret_value(),) if key else ()
-        return _json([event_record(e, secrets).model_dump() for e in page.items])
+        return _json([event_record(e, secrets).model_dump(exclude_none=True) for e in page.items])
 
     @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK leaves this decorator untyped
     async def complete(

@@ -1,42 +1,52 @@
 """Trim the JSON schemas pydantic generates, since every byte of tools/list is paid in context tokens.
 
-Drops the auto-generated `title`s. Arguments that default to null become plain optional X
-(omitting them means null); output schemas keep `anyOf [X, null]`, the one spelling of
-nullability that every client dialect reads (the Inspector's --strict lint flags type lists).
+Drops the auto-generated `title`s and string limits (see _STRING_LIMITS), and folds
+`anyOf [X, null]` into plain optional X on both sides: an argument left out means null, and
+results never carry a null (they are dumped without them), so an absent field is the null.
+That also avoids type lists, which the Inspector's --strict lint flags as unportable. Output
+schemas also lose descriptions and defaults: a client validates results by type, and the model
+reads what a result means from the tool's description and the result's own next_step text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+# String length and pattern limits are enforced when a call arrives, with a clear error; sent to
+# every client they cost ~1,500 characters of tools/list for little use. Numeric bounds stay.
+_STRING_LIMITS = ("pattern", "maxLength", "minLength")
 _NESTED_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _NESTED_ONE = ("items", "additionalProperties", "not")
 _NESTED_MAPS = ("properties", "$defs", "patternProperties")
 
 
-def compact_schema(node: Any, *, keep_null: bool) -> Any:
+def compact_schema(node: Any, *, output: bool = False) -> Any:
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "title" and isinstance(value, str):
             continue
+        if output and key in ("description", "default"):
+            continue
+        if key in _STRING_LIMITS and not output:
+            continue
         if key in _NESTED_MAPS and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub, keep_null=keep_null) for name, sub in value.items()}
+            out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
         elif key in _NESTED_LISTS and isinstance(value, list):
-            out[key] = [compact_schema(sub, keep_null=keep_null) for sub in value]
+            out[key] = [compact_schema(sub, output=output) for sub in value]
         elif key in _NESTED_ONE:
-            out[key] = compact_schema(value, keep_null=keep_null)
+            out[key] = compact_schema(value, output=output)
         elif key == "description" and isinstance(value, str):
             out[key] = " ".join(value.split())
         else:
             out[key] = value
-    return _fold_nullable(out, keep_null)
+    return _fold_nullable(out)
 
 
-def _fold_nullable(node: dict[str, Any], keep_null: bool) -> dict[str, Any]:
+def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
     options = node.get("anyOf")
-    if keep_null or not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
         return node
     other = next(o for o in options if o != {"type": "null"})
     if not isinstance(other, dict) or not isinstance(other.get("type"), str):

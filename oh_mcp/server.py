@@ -40,9 +40,9 @@ def _compact_tool_schemas(server: MCPServer[Runtime], name: str) -> None:
     tool = server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
     if tool is None:  # pragma: no cover
         return
-    _replace(tool.parameters, compact_schema(tool.parameters, keep_null=False))
+    _replace(tool.parameters, compact_schema(tool.parameters))
     if tool.fn_metadata.output_schema is not None:
-        _replace(tool.fn_metadata.output_schema, compact_schema(tool.fn_metadata.output_schema, keep_null=True))
+        _replace(tool.fn_metadata.output_schema, compact_schema(tool.fn_metadata.output_schema, output=True))
 
 
 def _replace(target: dict[str, Any], new: dict[str, Any]) -> None:

@@ -40,12 +40,13 @@ DEFAULT_WAIT = 45.0
 
 class ConversationSummary(BaseModel):
     id: str
-    title: str | None
+    title: str | None = None
     sandbox_id: str
     sandbox_status: str = Field(description="STARTING, RUNNING, PAUSED, ERROR or MISSING (archived).")
     execution_status: str | None = Field(
+        default=None,
         description="Agent status (idle, running, finished, paused, error, stuck, waiting_for_confirmation); "
-        "null while the sandbox is not RUNNING."
+        "null while the sandbox is not RUNNING.",
     )
     repository: str | None = None
     branch: str | None = None
@@ -71,7 +72,7 @@ class ConversationDetail(ConversationSummary):
 
 class ConversationList(BaseModel):
     items: list[ConversationSummary]
-    next_page_id: str | None = Field(description="Pass as page_id to get the next page; null when there is no more.")
+    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
 
 
 class StartResult(BaseModel):
@@ -93,11 +94,10 @@ class MessageSent(BaseModel):
 
 class AgentState(BaseModel):
     conversation_id: str
-    execution_status: str | None
+    execution_status: str | None = None
     sandbox_status: str
     settled: bool = Field(description="True when the agent is no longer running.")
-    final_response: str | None = Field(description="The agent's latest answer, windowed to the output budget.")
-    response_truncated: bool = False
+    final_response: str | None = Field(default=None, description="The agent's latest answer, windowed to the budget.")
     next_response_offset: int | None = Field(default=None, description="Pass as response_offset to read on.")
     next_step: str
 
@@ -105,8 +105,13 @@ class AgentState(BaseModel):
 class EventList(BaseModel):
     conversation_id: str
     events: list[EventRecord]
-    next_page_id: str | None
+    next_page_id: str | None = None
     truncated: bool = Field(description="True when the output budget cut this page short; next_page_id reads on.")
+
+
+class Renamed(BaseModel):
+    id: str
+    title: str | None = None
 
 
 class Deleted(BaseModel):
@@ -156,13 +161,11 @@ async def list_conversations(
     ctx: Ctx,
     limit: Limit = 20,
     page_id: PageId = None,
-    title_contains: Annotated[
-        str | None, Field(max_length=500, description="Only titles containing this text.")
-    ] = None,
+    title_contains: Annotated[str | None, Field(max_length=500, description="Only titles containing this.")] = None,
     sandbox_id: Annotated[str | None, Field(max_length=200, description="Only conversations in this sandbox.")] = None,
 ) -> ConversationList:
-    """List OpenHands conversations, newest first, one page at a time. Each item has the id, title and live
-    status; call get_conversation for cost and details, or pass next_page_id as page_id for more."""
+    """List OpenHands conversations, newest first, with id, title and live status. Pass next_page_id as
+    page_id for more; get_conversation gives cost and details."""
     page = await runtime(ctx).client.search_conversations(
         limit=limit, page_id=page_id, title_contains=title_contains, sandbox_id=sandbox_id
     )
@@ -171,8 +174,8 @@ async def list_conversations(
 
 @conversations.tool(title="Get conversation", read_only=True, destructive=False, idempotent=True)
 async def get_conversation(ctx: Ctx, conversation_id: ConversationId) -> ConversationDetail:
-    """Get one conversation's metadata and live status: title, sandbox and agent status, repository and
-    branch, model, cost and tokens. Use wait_for_agent to read the agent's answer."""
+    """Get a conversation's status, repository, model, cost and tokens. wait_for_agent reads the agent's
+    answer."""
     return detail(await runtime(ctx).client.get_conversation(conversation_id))
 
 
@@ -180,22 +183,18 @@ async def get_conversation(ctx: Ctx, conversation_id: ConversationId) -> Convers
 async def start_conversation(
     ctx: Ctx,
     message: Message,
-    repository: Annotated[
-        str | None, Field(max_length=300, description="Repository to clone, e.g. owner/repo.")
-    ] = None,
-    branch: Annotated[str | None, Field(max_length=300, description="Branch to check out.")] = None,
-    git_provider: Annotated[
-        str | None, Field(max_length=50, description="github, gitlab, bitbucket, azure_devops, forgejo …")
-    ] = None,
-    sandbox_id: Annotated[str | None, Field(max_length=200, description="Run in this existing sandbox.")] = None,
-    llm_model: Annotated[str | None, Field(max_length=200, description="LLM model to use, e.g. openai/gpt-5.")] = None,
-    title: Annotated[str | None, Field(max_length=500, description="Title to give the conversation.")] = None,
-    wait: Annotated[bool, Field(description="Wait until the agent is running (recommended).")] = True,
+    repository: Annotated[str | None, Field(max_length=300, description="owner/repo to clone.")] = None,
+    branch: Annotated[str | None, Field(max_length=300)] = None,
+    git_provider: Annotated[str | None, Field(max_length=50, description="github, gitlab, bitbucket …")] = None,
+    sandbox_id: Annotated[str | None, Field(max_length=200, description="Reuse this sandbox.")] = None,
+    llm_model: Annotated[str | None, Field(max_length=200, description="e.g. openai/gpt-5")] = None,
+    title: Annotated[str | None, Field(max_length=500)] = None,
+    wait: Annotated[bool, Field(description="Wait until READY.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> StartResult:
-    """Delegate a task to a new OpenHands agent: creates a conversation whose agent starts working on the
-    message. With wait (default) it returns once the conversation is READY, with its conversation_id; then
-    call wait_for_agent for the answer. If the start takes longer, it returns the task_id: call get_start_task."""
+    """Delegate a task to a new OpenHands agent, which starts working on the message. Returns the
+    conversation_id once READY (then call wait_for_agent), or a task_id for get_start_task if starting takes
+    longer."""
     client = runtime(ctx).client
     request = StartRequest(
         initial_text=message,
@@ -243,8 +242,8 @@ def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
 
 @conversations.tool(title="Get start task", read_only=True, destructive=False, idempotent=True)
 async def get_start_task(ctx: Ctx, task_id: TaskId) -> StartResult:
-    """Check a conversation start that outlived start_conversation's wait. When status is READY it carries the
-    conversation_id (then call wait_for_agent); ERROR carries the reason in detail."""
+    """Check a start that outlived start_conversation's wait: READY carries the conversation_id, ERROR the
+    reason in detail."""
     return _start_result(await runtime(ctx).client.get_start_task(task_id), title_pending=False)
 
 
@@ -253,15 +252,13 @@ async def send_message(
     ctx: Ctx,
     conversation_id: ConversationId,
     message: Message,
-    image_urls: Annotated[
-        list[Annotated[str, Field(max_length=2000)]] | None, Field(max_length=20, description="Image URLs to attach.")
-    ] = None,
-    run: Annotated[bool, Field(description="Let the agent act on the message (default true).")] = True,
-    auto_resume: Annotated[bool, Field(description="Resume a paused sandbox first (default true).")] = True,
+    image_urls: Annotated[list[Annotated[str, Field(max_length=2000)]] | None, Field(max_length=20)] = None,
+    run: Annotated[bool, Field(description="Let the agent act on it.")] = True,
+    auto_resume: Annotated[bool, Field(description="Resume a paused sandbox.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> MessageSent:
-    """Send a follow-up message to the agent of an existing conversation. A paused sandbox is resumed first
-    unless auto_resume is false. The message is delivered at most once. Then call wait_for_agent for the reply."""
+    """Send a follow-up message to a conversation's agent, at most once; a paused sandbox is resumed first
+    unless auto_resume is false. Then call wait_for_agent for the reply."""
     client = runtime(ctx).client
     conversation = await client.get_conversation(conversation_id)
     resumed = False
@@ -318,11 +315,10 @@ async def wait_for_agent(
     ctx: Ctx,
     conversation_id: ConversationId,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
-    response_offset: Annotated[int, Field(ge=0, description="Read the final response from this offset.")] = 0,
+    response_offset: Annotated[int, Field(ge=0, description="next_response_offset, to read on.")] = 0,
 ) -> AgentState:
-    """Wait until the conversation's agent stops running (finished, idle, paused, error, stuck or waiting for
-    confirmation) or the timeout passes, then return its status and final response. If it is still running,
-    call wait_for_agent again; use get_conversation_events to see the steps."""
+    """Wait until the agent stops running or the timeout passes; returns its status and final response. If
+    settled is false, call it again; get_conversation_events shows the steps."""
     rt = runtime(ctx)
     progress = Progress(ctx, timeout_seconds)
     try:
@@ -345,7 +341,6 @@ async def wait_for_agent(
         sandbox_status=str(conversation.sandbox_status),
         settled=settled,
         final_response=chunk,
-        response_truncated=next_offset is not None,
         next_response_offset=next_offset,
         next_step=_agent_step(conversation, settled, next_offset),
     )
@@ -392,14 +387,14 @@ async def get_conversation_events(
         str | None,
         Field(
             pattern=r"^[A-Za-z]{1,64}$",
-            description="Only this event kind: MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …",
+            description="MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …",
         ),
     ] = None,
     newest_first: bool = True,
     page_id: PageId = None,
 ) -> EventList:
-    """Read what happened in a conversation as compact records: messages, the agent's actions and commands,
-    their output excerpts and errors. Newest first by default; pass next_page_id as page_id to read more."""
+    """Read what happened: messages, the agent's actions and commands, output excerpts and errors, newest
+    first. Pass next_page_id as page_id for more."""
     rt = runtime(ctx)
     try:
         upstream_page, skip = decode_cursor(page_id)
@@ -430,16 +425,17 @@ async def get_conversation_events(
 async def update_conversation(
     ctx: Ctx,
     conversation_id: ConversationId,
-    title: Annotated[str, Field(min_length=1, max_length=500, description="The new title.")],
-) -> ConversationSummary:
-    """Rename a conversation. Returns the updated conversation."""
-    return summary(await runtime(ctx).client.update_conversation(conversation_id, title=title))
+    title: Annotated[str, Field(min_length=1, max_length=500)],
+) -> Renamed:
+    """Rename a conversation; returns its id and new title."""
+    updated = await runtime(ctx).client.update_conversation(conversation_id, title=title)
+    return Renamed(id=updated.id, title=updated.title)
 
 
 @conversations.tool(title="Delete conversation", read_only=False, destructive=True, idempotent=True)
 async def delete_conversation(ctx: Ctx, conversation_id: ConversationId) -> Deleted:
-    """Delete a conversation for good, with its history; its sandbox is removed too when no other
-    conversation uses it. This cannot be undone."""
+    """Delete a conversation and its history for good (and its sandbox, if no other conversation uses
+    it)."""
     client = runtime(ctx).client
     conversation = await client.get_conversation(conversation_id)
     await client.delete_conversation(conversation.id)

@@ -12,7 +12,7 @@ ConversationId = Annotated[
         min_length=32,
         max_length=36,
         pattern=r"^[0-9a-fA-F-]{32,36}$",
-        description="Conversation id (32 hex characters), as returned by list_conversations or start_conversation.",
+        description="From list_conversations or start_conversation.",
     ),
 ]
 TaskId = Annotated[
@@ -21,7 +21,7 @@ TaskId = Annotated[
         min_length=32,
         max_length=36,
         pattern=r"^[0-9a-fA-F-]{32,36}$",
-        description="Start task id, as returned by start_conversation.",
+        description="From start_conversation.",
     ),
 ]
 SandboxId = Annotated[
@@ -30,20 +30,20 @@ SandboxId = Annotated[
         min_length=1,
         max_length=200,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Sandbox id, as returned by list_sandboxes or get_conversation.",
+        description="From list_sandboxes or get_conversation.",
     ),
 ]
-Limit = Annotated[int, Field(ge=1, le=100, description="Maximum items to return (1-100).")]
+Limit = Annotated[int, Field(ge=1, le=100)]
 PageId = Annotated[
     str | None,
-    Field(max_length=2000, description="next_page_id from the previous call; omit for the first page."),
+    Field(max_length=2000, description="next_page_id of the previous page."),
 ]
 WaitSeconds = Annotated[
     float,
     Field(
         ge=0,
         le=3600,
-        description="Longest time to wait, in seconds. Keep it under the client's request timeout (often 60 s).",
+        description="Stay under the client's timeout (often 60).",
     ),
 ]
-Message = Annotated[str, Field(min_length=1, max_length=100_000, description="The message for the agent.")]
+Message = Annotated[str, Field(min_length=1, max_length=100_000)]

@@ -35,7 +35,7 @@ class SandboxSummary(BaseModel):
 
 class SandboxList(BaseModel):
     items: list[SandboxSummary]
-    next_page_id: str | None = Field(description="Pass as page_id to get the next page; null when there is no more.")
+    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
 
 
 class SandboxState(BaseModel):
@@ -63,15 +63,14 @@ def sandbox_summary(s: Sandbox) -> SandboxSummary:
 
 @sandboxes.tool(title="List sandboxes", read_only=True, destructive=False, idempotent=True)
 async def list_sandboxes(ctx: Ctx, limit: Limit = 20, page_id: PageId = None) -> SandboxList:
-    """List sandboxes with their status (RUNNING, PAUSED …) and spec, one page at a time; pass next_page_id
-    as page_id for more. Use pause_sandbox or delete_sandbox to free resources."""
+    """List sandboxes with status and spec; pass next_page_id as page_id for more."""
     page = await runtime(ctx).client.search_sandboxes(limit=limit, page_id=page_id)
     return SandboxList(items=[sandbox_summary(s) for s in page.items], next_page_id=page.next_page_id)
 
 
 @sandboxes.tool(title="Get sandbox", read_only=True, destructive=False, idempotent=True)
 async def get_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxSummary:
-    """Get one sandbox: its status, spec, creation time and the names of the URLs it exposes."""
+    """Get a sandbox's status, spec, creation time and exposed URL names."""
     return sandbox_summary(await runtime(ctx).client.get_sandbox(sandbox_id))
 
 
@@ -80,13 +79,12 @@ async def start_sandbox(
     ctx: Ctx,
     sandbox_spec_id: Annotated[
         str | None,
-        Field(max_length=300, description="Spec to start from (list_sandbox_specs); default spec if omitted."),
+        Field(max_length=300, description="From list_sandbox_specs; default if omitted."),
     ] = None,
-    wait: Annotated[bool, Field(description="Wait until it is RUNNING.")] = True,
+    wait: Annotated[bool, Field(description="Wait until RUNNING.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> SandboxState:
-    """Start a new sandbox from a spec and, with wait, return once it is RUNNING. Pass its id as sandbox_id to
-    start_conversation to run an agent in it."""
+    """Start a sandbox from a spec, waiting until RUNNING. Pass its id to start_conversation as sandbox_id."""
     client = runtime(ctx).client
     sandbox = await client.create_sandbox(sandbox_spec_id)
     return await _settle(ctx, client, sandbox.id, wait, timeout_seconds)
@@ -94,8 +92,7 @@ async def start_sandbox(
 
 @sandboxes.tool(title="Pause sandbox", read_only=False, destructive=False, idempotent=True)
 async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
-    """Pause a sandbox: its agent stops and it frees resources, but its files are kept. resume_sandbox (or
-    send_message, which resumes by itself) brings it back."""
+    """Pause a sandbox to free resources; files are kept. resume_sandbox or send_message bring it back."""
     client = runtime(ctx).client
     await client.pause_sandbox(sandbox_id)
     sandbox = await client.get_sandbox(sandbox_id)
@@ -111,10 +108,10 @@ async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
 async def resume_sandbox(
     ctx: Ctx,
     sandbox_id: SandboxId,
-    wait: Annotated[bool, Field(description="Wait until it is RUNNING.")] = True,
+    wait: Annotated[bool, Field(description="Wait until RUNNING.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> SandboxState:
-    """Resume a paused sandbox and, with wait, return once it is RUNNING again."""
+    """Resume a paused sandbox, waiting until RUNNING."""
     client = runtime(ctx).client
     await client.resume_sandbox(sandbox_id)
     return await _settle(ctx, client, sandbox_id, wait, timeout_seconds)
@@ -140,7 +137,7 @@ async def _settle(ctx: Ctx, client: OpenHandsClient, sandbox_id: str, wait: bool
 
 @sandboxes.tool(title="Delete sandbox", read_only=False, destructive=True, idempotent=True)
 async def delete_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxDeleted:
-    """Delete a sandbox for good, with its files; conversations that ran in it become archived. This cannot
-    be undone: to only free resources, use pause_sandbox."""
+    """Delete a sandbox and its files for good; its conversations become archived. pause_sandbox only frees
+    resources."""
     await runtime(ctx).client.delete_sandbox(sandbox_id)
     return SandboxDeleted(deleted=True, id=sandbox_id)

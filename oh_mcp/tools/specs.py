@@ -24,7 +24,7 @@ class SpecSummary(BaseModel):
 
 class SpecList(BaseModel):
     items: list[SpecSummary]
-    next_page_id: str | None = Field(description="Pass as page_id to get the next page; null when there is no more.")
+    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
 
 
 def spec_summary(s: SandboxSpec) -> SpecSummary:
@@ -38,6 +38,6 @@ def spec_summary(s: SandboxSpec) -> SpecSummary:
 
 @specs.tool(title="List sandbox specs", read_only=True, destructive=False, idempotent=True)
 async def list_sandbox_specs(ctx: Ctx, limit: Limit = 20, page_id: PageId = None) -> SpecList:
-    """List the sandbox specs (templates) new sandboxes can start from. Pass a spec's id to start_sandbox."""
+    """List the sandbox specs (templates) for start_sandbox."""
     page = await runtime(ctx).client.search_sandbox_specs(limit=limit, page_id=page_id)
     return SpecList(items=[spec_summary(s) for s in page.items], next_page_id=page.next_page_id)

@@ -34,11 +34,10 @@ def runtime(ctx: Ctx) -> Runtime:
 
 
 def as_result(model: BaseModel) -> CallToolResult:
-    """Structured content plus a compact text twin (no nulls, no indentation) to spare tokens."""
+    """Structured content plus a compact text twin, both without nulls (an absent field is null)."""
     text = model.model_dump_json(exclude_none=True)
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=model.model_dump(mode="json")
-    )
+    structured = model.model_dump(mode="json", exclude_none=True)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,8 @@ class Toolset:
         """Record a tool with every annotation stated explicitly."""
 
         def decorator(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+            # The title travels once, on the tool itself, not again inside the annotations.
             annotations = ToolAnnotations(
-                title=title,
                 read_only_hint=read_only,
                 destructive_hint=destructive,
                 idempotent_hint=idempotent,
