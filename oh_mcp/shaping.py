@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,6 +27,11 @@ class EventRecord(BaseModel):
     kind: str = Field(description="Event kind, e.g. MessageEvent, ActionEvent, ObservationEvent.")
     text: str = Field(description="A short readable rendering: message text, action and command, output excerpt.")
     is_error: bool = False
+
+
+def stamp(moment: datetime) -> str:
+    """UTC to the second, e.g. 2026-11-28T22:22:12Z: microseconds and offsets cost tokens and tell nothing."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -20,7 +20,7 @@ from ..openhands import (
     Unavailable,
     WaitTimedOut,
 )
-from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, window
+from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
 from .params import ConversationId, Limit, Message, PageId, TaskId, WaitSeconds
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
@@ -56,8 +56,8 @@ class ConversationSummary(BaseModel):
 class TokenTotals(BaseModel):
     prompt: int
     completion: int
-    cache_read: int
-    reasoning: int
+    cache_read: int | None = None
+    reasoning: int | None = None
 
 
 class ConversationDetail(ConversationSummary):
@@ -65,7 +65,7 @@ class ConversationDetail(ConversationSummary):
     llm_model: str | None = None
     cost_usd: float | None = Field(default=None, description="Accumulated LLM cost in US dollars.")
     tokens: TokenTotals | None = None
-    pr_numbers: list[int] = []
+    pr_numbers: list[int] | None = None
     parent_conversation_id: str | None = None
     created_at: str
 
@@ -128,7 +128,7 @@ def summary(c: AppConversation) -> ConversationSummary:
         execution_status=None if c.execution_status is None else str(c.execution_status),
         repository=c.selected_repository,
         branch=c.selected_branch,
-        updated_at=c.updated_at.isoformat(),
+        updated_at=stamp(c.updated_at),
     )
 
 
@@ -138,8 +138,8 @@ def detail(c: AppConversation) -> ConversationDetail:
         TokenTotals(
             prompt=usage.prompt_tokens,
             completion=usage.completion_tokens,
-            cache_read=usage.cache_read_tokens,
-            reasoning=usage.reasoning_tokens,
+            cache_read=usage.cache_read_tokens or None,
+            reasoning=usage.reasoning_tokens or None,
         )
         if usage
         else None
@@ -150,9 +150,9 @@ def detail(c: AppConversation) -> ConversationDetail:
         llm_model=c.llm_model,
         cost_usd=c.metrics.accumulated_cost if c.metrics else None,
         tokens=tokens,
-        pr_numbers=c.pr_number,
+        pr_numbers=c.pr_number or None,
         parent_conversation_id=c.parent_conversation_id,
-        created_at=c.created_at.isoformat(),
+        created_at=stamp(c.created_at),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from ..openhands import OpenHandsClient, Sandbox, WaitTimedOut
+from ..shaping import stamp
 from .params import Limit, PageId, SandboxId, WaitSeconds
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
@@ -56,7 +57,7 @@ def sandbox_summary(s: Sandbox) -> SandboxSummary:
         id=s.id,
         status=str(s.status),
         spec=s.sandbox_spec_id,
-        created_at=s.created_at.isoformat(),
+        created_at=stamp(s.created_at),
         urls=[u.name for u in s.exposed_urls or []],
     )
 

@@ -271,6 +271,11 @@ async def server_info(fake: FakeOpenHands, request: Request) -> Response:
     return JSONResponse({"version": fake.version, "uptime": 1.0})
 
 
+async def stats(fake: FakeOpenHands, request: Request) -> Response:
+    """Not OpenHands: counters for benchmarks run against a fake in another process."""
+    return JSONResponse({"requests": len(fake.requests), "connections": len(fake.peers)})
+
+
 async def alive(fake: FakeOpenHands, request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -329,6 +334,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/sandbox-specs", batch_specs),
     ("GET", "/server_info", server_info),
     ("GET", "/alive", alive),
+    ("GET", "/_fake/stats", stats),
     ("GET", "/health", alive),
     ("GET", "/agent/{sid}/api/conversations/{cid}", agent_conversation),
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),

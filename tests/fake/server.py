@@ -25,34 +25,48 @@ def free_port() -> int:
 @contextmanager
 def serve_fake(fake: FakeOpenHands, port: int = 0) -> Iterator[str]:
     """Run the fake until the block ends; yields its base URL (also set on fake.base_url)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    fake.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(create_app(fake), log_level="warning", lifespan="off", timeout_keep_alive=30)
+    # uvicorn binds the port itself: a socket handed in pre-bound missed TCP_NODELAY here, and
+    # every keep-alive request then waited ~40 ms on delayed ACKs.
+    config = uvicorn.Config(
+        create_app(fake), host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_keep_alive=30
+    )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the fake OpenHands did not start")
         time.sleep(0.005)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    fake.base_url = f"http://127.0.0.1:{bound}"
     try:
         yield fake.base_url
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        sock.close()
+
+
+def seed(fake: FakeOpenHands, count: int) -> None:
+    """Conversations with realistic titles, repositories and a finished agent turn each."""
+    fake.agent_run_seconds = 0
+    for i in range(count):
+        made = fake.add_conversation(title=f"Fix flaky test #{i} in the payments service", repository="acme/payments")
+        record = fake.conversation(made["id"])
+        assert record is not None
+        fake.deliver(record, f"Please fix the flaky test number {i} and open a PR.", run=True)
+        fake.conversation(made["id"])  # advances the agent's turn
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake OpenHands on loopback.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--session-api-key")
+    parser.add_argument("--seed", type=int, default=0, help="conversations to create, each with one agent turn")
     args = parser.parse_args()
     fake = FakeOpenHands()
     fake.session_api_key = args.session_api_key
+    seed(fake, args.seed)
     with serve_fake(fake, args.port) as url:
         print(url, flush=True)
         threading.Event().wait()

@@ -1,0 +1,1 @@
+"""Benchmarks for oh-mcp: run `scripts/bench` (see README)."""

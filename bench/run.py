@@ -1,0 +1,405 @@
+"""oh-mcp benchmarks: context cost, compactness, per-call overhead, cold start, throughput, memory
+and connection reuse, each against a reference measured in the same run (these machines are
+shared and noisy, so ratios are what count). Writes bench/results/results.{md,json} and chart.png.
+
+    scripts/bench            # sets up, then runs everything (about 3 minutes)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+
+from oh_mcp import Settings, build_server
+from tests.fake.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SPEC = ROOT.parent / "shared" / "spec" / "openhands-openapi-1.11.0.json"
+REFERENCE_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+REFERENCE = ROOT / "bench" / "fastmcp_reference.py"
+FLOOR = "python -c 'import mcp' (floor)"
+CALLS = 150
+WARMUP = 15
+
+
+# ---- processes -----------------------------------------------------------------------------------
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OH_MCP_", "OPENHANDS_"))}
+    return base | extra
+
+
+@contextmanager
+def process(command: list[str], ready_url: str, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(**extra), cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(ready_url, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{command[:4]} did not start")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def fake(port: int) -> Any:
+    command = [sys.executable, "-m", "tests.fake.server", "--port", str(port), "--seed", "25"]
+    return process(command, f"http://127.0.0.1:{port}/alive")
+
+
+def hosted(fake_url: str, port: int, *args: str) -> Any:
+    command = [sys.executable, "-m", "oh_mcp", "--transport", "streamable-http", "--port", str(port), *args]
+    return process(command, f"http://127.0.0.1:{port}/health", OPENHANDS_URL=fake_url)
+
+
+def reference(fake_url: str, port: int) -> Any:
+    command = [str(REFERENCE_PYTHON), str(REFERENCE), str(SPEC), fake_url, "serve", str(port)]
+    return process(command, f"http://127.0.0.1:{port}/mcp")
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def family(pid: int) -> list[int]:
+    """A process and its children (uvicorn workers)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
+# ---- measurements --------------------------------------------------------------------------------
+
+
+def size(tools: list[dict[str, Any]]) -> int:
+    return len(json.dumps(tools, separators=(",", ":"), ensure_ascii=False))
+
+
+def model_visible(tools: list[dict[str, Any]]) -> int:
+    """What hosts pass to the model: name, description and input schema (outputSchema stays with the client)."""
+    return size([{k: t[k] for k in ("name", "description", "inputSchema") if k in t} for t in tools])
+
+
+async def our_tools(settings: Settings) -> list[dict[str, Any]]:
+    async with Client(build_server(settings)) as client:
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
+
+
+async def tools_list_cost(fake_url: str) -> dict[str, Any]:
+    base = Settings(openhands_url=fake_url)
+    configs = {
+        "all (default)": base,
+        "read-only": base.model_copy(update={"read_only": True}),
+        "toolset conversations": base.model_copy(update={"toolsets": ("conversations",)}),
+        "toolset sandboxes": base.model_copy(update={"toolsets": ("sandboxes",)}),
+        "toolset specs": base.model_copy(update={"toolsets": ("specs",)}),
+    }
+    rows = {}
+    for name, settings in configs.items():
+        tools = await our_tools(settings)
+        rows[name] = {"tools": len(tools), "chars": size(tools), "model_visible_chars": model_visible(tools)}
+    listed = subprocess.run(  # noqa: ASYNC221 - a one-off, before any timing starts
+        [str(REFERENCE_PYTHON), str(REFERENCE), str(SPEC), fake_url, "list"], capture_output=True, text=True, check=True
+    )
+    ref = json.loads(listed.stdout)
+    rows["FastMCP.from_openapi (reference)"] = {
+        "tools": len(ref),
+        "chars": size(ref),
+        "model_visible_chars": model_visible(ref),
+    }
+    return rows
+
+
+async def compactness(fake_url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=fake_url) as http:
+        raw_list = (await http.get("/api/v1/app-conversations/search", params={"limit": 20})).content
+        first = json.loads(raw_list)["items"][0]["id"]
+        raw_one = (await http.get("/api/v1/app-conversations", params={"ids": [first]})).content
+    async with Client(build_server(Settings(openhands_url=fake_url))) as client:
+        listed = await client.call_tool("list_conversations", {"limit": 20})
+        one = await client.call_tool("get_conversation", {"conversation_id": first})
+    ours_list = len(listed.content[0].text)  # type: ignore[union-attr]
+    ours_one = len(one.content[0].text)  # type: ignore[union-attr]
+    return {
+        "list_conversations (20 items)": {
+            "raw": len(raw_list),
+            "oh_mcp": ours_list,
+            "ratio": ours_list / len(raw_list),
+        },
+        "get_conversation": {"raw": len(raw_one), "oh_mcp": ours_one, "ratio": ours_one / len(raw_one)},
+    }
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+    for _ in range(WARMUP):
+        await call()
+    samples = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"median_ms": round(statistics.median(samples), 3), "p95_ms": round(samples[int(len(samples) * 0.95)], 3)}
+
+
+async def mcp_call(client: Client, tool: str, args: dict[str, Any]) -> None:
+    result = await client.call_tool(tool, args)
+    if result.is_error:
+        raise RuntimeError(f"{tool} failed: {result.content}")
+
+
+async def latency(fake_url: str) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=fake_url) as http:
+        rows["direct httpx (reference)"] = await timed(
+            lambda: http.get("/api/v1/app-conversations/search", params={"limit": 20})
+        )
+    args = {"limit": 20}
+    async with Client(build_server(Settings(openhands_url=fake_url))) as client:
+        rows["oh-mcp in-process"] = await timed(lambda: mcp_call(client, "list_conversations", args))
+    stdio = StdioServerParameters(command=sys.executable, args=["-m", "oh_mcp"], env=env(OPENHANDS_URL=fake_url))
+    async with Client(stdio) as client:
+        rows["oh-mcp stdio"] = await timed(lambda: mcp_call(client, "list_conversations", args))
+    port = free_port()
+    with hosted(fake_url, port):
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            rows["oh-mcp Streamable HTTP"] = await timed(lambda: mcp_call(client, "list_conversations", args))
+    port = free_port()
+    with hosted(fake_url, port, "--stateless"):
+        async with httpx.AsyncClient() as http:
+            url = f"http://127.0.0.1:{port}/mcp"
+            rows["oh-mcp Streamable HTTP, raw JSON-RPC client"] = await timed(
+                lambda: raw_call(http, url, "list_conversations", args)
+            )
+    port = free_port()
+    with reference(fake_url, port):
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            name = "search_app_conversations_api_v1_app_conversations_search"
+            rows["FastMCP.from_openapi Streamable HTTP"] = await timed(lambda: mcp_call(client, name, args))
+    direct = rows["direct httpx (reference)"]["median_ms"]
+    for row in rows.values():
+        row["x_direct"] = round(row["median_ms"] / direct, 2)
+    return rows
+
+
+def cold_start(fake_url: str, reps: int = 7) -> dict[str, Any]:
+    from tests.stdio_raw import INITIALIZE, exchange
+
+    ours, floor = [], []
+    listing = [*INITIALIZE, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]
+    for _ in range(reps):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import mcp"], check=True)
+        floor.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        exchange([sys.executable, "-m", "oh_mcp"], listing, env(OPENHANDS_URL=fake_url))
+        ours.append(time.perf_counter() - started)
+    our_ms, floor_ms = statistics.median(ours) * 1000, statistics.median(floor) * 1000
+    return {
+        "oh-mcp to first tools/list": round(our_ms, 1),
+        FLOOR: round(floor_ms, 1),
+        "ratio": round(our_ms / floor_ms, 2),
+    }
+
+
+RAW_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+
+
+async def raw_call(http: httpx.AsyncClient, url: str, tool: str, args: dict[str, Any]) -> None:
+    """One tools/call as a lean client sends it: a JSON-RPC POST to the stateless endpoint. The SDK's
+    own client costs several ms a call itself, which would hide what the server adds."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}
+    response = await http.post(url, json=body, headers=RAW_HEADERS)
+    if response.status_code != 200 or response.json()["result"].get("isError"):
+        raise RuntimeError(f"{tool} failed: {response.text[:200]}")
+
+
+async def throughput_run(url: str, clients: int, seconds: float) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with httpx.AsyncClient(timeout=30) as http:
+            while time.perf_counter() < deadline:
+                await raw_call(http, url, "list_sandbox_specs", {})
+                done += 1
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(clients):
+            tg.start_soon(worker)
+    return round(done / (time.perf_counter() - started), 1)
+
+
+async def throughput(fake_url: str) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for workers in (1, 2):
+        port = free_port()
+        with hosted(fake_url, port, "--stateless", "--workers", str(workers)) as proc:
+            await anyio.sleep(1.0)
+            pids = family(proc.pid)
+            idle = rss_mib(pids if workers > 1 else [proc.pid])
+            row: dict[str, Any] = {"idle_rss_mib": idle}
+            for clients in (1, 8, 64):
+                row[f"calls_per_s_{clients}"] = await throughput_run(f"http://127.0.0.1:{port}/mcp", clients, 4.0)
+            row["loaded_rss_mib"] = rss_mib(family(proc.pid) if workers > 1 else [proc.pid])
+            rows[f"{workers} worker{'s' if workers > 1 else ''}"] = row
+    return rows
+
+
+async def connection_reuse(fake_url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=fake_url) as stats:
+        before = (await stats.get("/_fake/stats")).json()["connections"]
+        async with Client(build_server(Settings(openhands_url=fake_url))) as client:
+            for _ in range(100):
+                await mcp_call(client, "list_conversations", {"limit": 5})
+        after = (await stats.get("/_fake/stats")).json()["connections"]
+    return {"tool calls": 100, "upstream connections opened": after - before}
+
+
+# ---- report --------------------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any]) -> str:
+    out = [f"# oh-mcp benchmarks\n\nRun {results['when']} on {os.cpu_count()} cores; {results['seconds']} s in all.\n"]
+    out += [
+        "## Tool-list cost\n",
+        "| configuration | tools | tools/list chars | ≈ tokens | model-visible chars |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in results["tools_list"].items():
+        out.append(
+            f"| {name} | {row['tools']} | {row['chars']:,} | {row['chars'] // 4:,} | {row['model_visible_chars']:,} |"
+        )
+    ref = results["tools_list"]["FastMCP.from_openapi (reference)"]["chars"]
+    ours = results["tools_list"]["all (default)"]["chars"]
+    out.append(f"\noh-mcp's full list is {ours / ref:.1%} of the FastMCP-generated server's.\n")
+    out += ["## Result compactness\n", "| result | raw upstream JSON | oh-mcp | ratio |", "|---|---|---|---|"]
+    for name, row in results["compactness"].items():
+        out.append(f"| {name} | {row['raw']:,} | {row['oh_mcp']:,} | {row['ratio']:.0%} |")
+    out += [
+        "\n## Overhead per call (list_conversations, 20 items)\n",
+        "| path | median ms | p95 ms | × direct |",
+        "|---|---|---|---|",
+    ]
+    for name, row in results["latency"].items():
+        out.append(f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['x_direct']} |")
+    cold = results["cold_start"]
+    out += ["\n## Cold start (stdio)\n", "| what | median ms |", "|---|---|"]
+    out += [f"| oh-mcp to first tools/list | {cold['oh-mcp to first tools/list']} |"]
+    out += [f"| {FLOOR} | {cold[FLOOR]} |"]
+    out += [f"| ratio | {cold['ratio']} |"]
+    out += ["\n## Throughput and memory (Streamable HTTP, stateless, raw JSON-RPC clients)\n"]
+    out += [
+        "| server | calls/s, 1 client | 8 clients | 64 clients | idle RSS MiB | loaded RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in results["throughput"].items():
+        out.append(
+            f"| {name} | {row['calls_per_s_1']} | {row['calls_per_s_8']} | {row['calls_per_s_64']} "
+            f"| {row['idle_rss_mib']} | {row['loaded_rss_mib']} |"
+        )
+    reuse = results["connection_reuse"]
+    opened = reuse["upstream connections opened"]
+    out += [
+        f"\n## Connection reuse\n\n{reuse['tool calls']} sequential tool calls opened "
+        f"{opened} upstream connection(s).\n"
+    ]
+    return "\n".join(out)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    sizes = results["tools_list"]
+    axes[0].barh(list(sizes), [r["chars"] for r in sizes.values()], color="#4477aa")
+    axes[0].set_xscale("log")
+    axes[0].set_title("tools/list size (chars, log scale)")
+    lat = results["latency"]
+    axes[1].barh(list(lat), [r["median_ms"] for r in lat.values()], color="#228833")
+    axes[1].set_title("list_conversations median latency (ms)")
+    thr = results["throughput"]
+    for name, row in thr.items():
+        axes[2].plot(
+            [1, 8, 64], [row["calls_per_s_1"], row["calls_per_s_8"], row["calls_per_s_64"]], marker="o", label=name
+        )
+    axes[2].set_xscale("log")
+    axes[2].set_title("throughput (calls/s) by concurrent clients")
+    axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+async def run_all() -> dict[str, Any]:
+    started = time.perf_counter()
+    port = free_port()
+    fake_url = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    with fake(port):
+        for name, step in [
+            ("tools_list", tools_list_cost),
+            ("compactness", compactness),
+            ("latency", latency),
+            ("connection_reuse", connection_reuse),
+            ("throughput", throughput),
+        ]:
+            print(f"bench: {name} …", file=sys.stderr, flush=True)
+            results[name] = await step(fake_url)
+        print("bench: cold_start …", file=sys.stderr, flush=True)
+        results["cold_start"] = cold_start(fake_url)
+    results["seconds"] = round(time.perf_counter() - started)
+    return results
+
+
+def main() -> None:
+    results = anyio.run(run_all)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "results.md").write_text(markdown(results) + "\n")
+    chart(results, RESULTS / "chart.png")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

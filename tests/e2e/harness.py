@@ -1,0 +1,426 @@
+"""Install and run the real OpenHands app server for the end-to-end stage, and always clean up after it.
+
+- `ensure_openhands()` makes (or reuses) a Python 3.12 venv with openhands-ai pinned, built with uv.
+- `running_app_server()` starts `launcher.py` in that venv with the process sandbox, waits until it
+  answers, points its LLM at the fake, and on exit kills it and every process it spawned (the agent
+  servers are found by a marker in their environment, since they outlive the app server), then removes
+  its temporary directory.
+
+Every failure raises E2EError with the reason and the log tail; the fixtures turn it into pytest.fail,
+so a broken install or server fails the stage instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult
+
+OPENHANDS_VERSION = "1.11.0"
+PYTHON_VERSION = "3.12.1"
+CACHE_DIR = Path(os.environ.get("OH_MCP_E2E_CACHE") or Path.home() / ".cache" / "oh-mcp-e2e")
+LAUNCHER = Path(__file__).with_name("launcher.py")
+MARKER = "OH_MCP_E2E_RUN"
+INSTALL_TIMEOUT = 600.0
+START_TIMEOUT = 120.0
+LOG_TAIL = 4000
+
+
+class E2EError(Exception):
+    """The stage cannot run: install, start or configuration failed. Never a reason to skip."""
+
+
+def say(message: str) -> None:
+    print(f"[e2e] {message}", flush=True)
+
+
+def tail(path: Path, size: int = LOG_TAIL) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"(no log at {path}: {exc})"
+    return data[-size:].decode("utf-8", "replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---- install ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Install:
+    python: Path
+    seconds: float
+    reused: bool
+
+
+def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise E2EError(f"`{' '.join(command)}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        raise E2EError(
+            f"`{' '.join(command)}` exited {done.returncode}:\n{done.stdout[-LOG_TAIL:]}\n{done.stderr[-LOG_TAIL:]}"
+        )
+    return done.stdout
+
+
+def installed_version(python: Path) -> str | None:
+    """The openhands-ai version importable by `python`, or None."""
+    if not python.exists():
+        return None
+    probe = "import importlib.metadata as m, openhands.app_server; print(m.version('openhands-ai'))"
+    try:
+        done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def find_uv() -> list[str]:
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return [str(beside)]
+    on_path = shutil.which("uv")
+    if on_path:
+        return [on_path]
+    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return [sys.executable, "-m", "uv"]
+    raise E2EError("uv is not installed: `python -m pip install uv` into the test venv (it is in the test extras)")
+
+
+def find_python312() -> str:
+    override = os.environ.get("OH_MCP_E2E_BASE_PYTHON")
+    if override:
+        return override
+    if shutil.which("pyenv"):
+        env = os.environ | {"PYENV_VERSION": PYTHON_VERSION}
+        return run(["pyenv", "which", "python3.12"], timeout=30, env=env).strip()
+    found = shutil.which("python3.12")
+    if found:
+        return found
+    raise E2EError(f"no Python 3.12: install pyenv {PYTHON_VERSION} or set OH_MCP_E2E_BASE_PYTHON")
+
+
+def ensure_openhands(cache_dir: Path = CACHE_DIR) -> Install:
+    """A venv with openhands-ai==OPENHANDS_VERSION; reused when it already imports that version."""
+    started = time.monotonic()
+    override = os.environ.get("OH_MCP_E2E_OPENHANDS_PYTHON")
+    if override:
+        version = installed_version(Path(override))
+        if version != OPENHANDS_VERSION:
+            raise E2EError(
+                f"OH_MCP_E2E_OPENHANDS_PYTHON={override} has openhands-ai {version}, not {OPENHANDS_VERSION}"
+            )
+        return Install(Path(override), time.monotonic() - started, reused=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    venv = cache_dir / "oh-venv"
+    python = venv / "bin" / "python"
+    with (cache_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time across pytest processes
+        if installed_version(python) == OPENHANDS_VERSION:
+            return Install(python, time.monotonic() - started, reused=True)
+        say(f"installing openhands-ai=={OPENHANDS_VERSION} into {venv} (about 10-20 s)")
+        shutil.rmtree(venv, ignore_errors=True)
+        uv = find_uv()
+        run([*uv, "venv", "--quiet", "-p", find_python312(), str(venv)], timeout=120)
+        run(
+            [*uv, "pip", "install", "--quiet", "--python", str(python), f"openhands-ai=={OPENHANDS_VERSION}"],
+            timeout=INSTALL_TIMEOUT,
+        )
+        version = installed_version(python)
+        if version != OPENHANDS_VERSION:
+            raise E2EError(f"after install, {python} reports openhands-ai {version!r}, not {OPENHANDS_VERSION}")
+    return Install(python, time.monotonic() - started, reused=False)
+
+
+# ---- processes ----------------------------------------------------------------------------------
+
+
+def marked_pids(marker_value: str) -> list[int]:
+    """Processes whose environment carries MARKER=marker_value: the app server and all it spawned."""
+    needle = f"{MARKER}={marker_value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+
+
+def signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def kill_marked(marker_value: str, grace: float = 5.0) -> list[str]:
+    """SIGCONT (paused sandboxes are SIGSTOPped), SIGTERM, then SIGKILL what is left; returns what was killed."""
+    pids = marked_pids(marker_value)
+    if not pids:
+        return []
+    killed = [f"{pid} {cmdline(pid)[:120]}" for pid in pids]
+    signal_all(pids, signal.SIGCONT)
+    signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and marked_pids(marker_value):
+        time.sleep(0.1)
+    for _ in range(3):
+        left = marked_pids(marker_value)
+        if not left:
+            break
+        signal_all(left, signal.SIGKILL)
+        time.sleep(0.2)
+    return killed
+
+
+@dataclass
+class AppServer:
+    """One OpenHands app server with its own persistence, home and temp directories."""
+
+    python: Path
+    llm_base_url: str
+    session_api_key: str | None = None
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="oh-mcp-e2e-")))
+    port: int = field(default_factory=free_port)
+    marker: str = field(default_factory=lambda: uuid.uuid4().hex)
+    process: subprocess.Popen[bytes] | None = None
+    started_in: float = 0.0
+    version: str = "?"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "app-server.log"
+
+    def env(self) -> dict[str, str]:
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OH_", "OPENHANDS_", "LLM_", "VIRTUAL_ENV", "PYTHON", "SESSION_API_KEY"))
+        }
+        for name in ("home", "tmp", "persistence"):
+            (self.root / name).mkdir(exist_ok=True)
+        env = inherited | {
+            MARKER: self.marker,
+            "RUNTIME": "process",
+            "OH_PERSISTENCE_DIR": str(self.root / "persistence"),
+            "OH_WEBHOOKS_0_BASE_URL": f"{self.url}/api/v1/webhooks",
+            "HOME": str(self.root / "home"),
+            "TMPDIR": str(self.root / "tmp"),  # the process sandbox puts its working dirs here
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the cost map from GitHub
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.session_api_key:
+            env["SESSION_API_KEY"] = self.session_api_key
+        return env
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Session-API-Key": self.session_api_key} if self.session_api_key else {}
+
+    def fail(self, reason: str) -> E2EError:
+        return E2EError(f"{reason}\n--- app server log tail ({self.log_path}) ---\n{tail(self.log_path)}")
+
+    def start(self) -> None:
+        started = time.monotonic()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(self.python), str(LAUNCHER), "--port", str(self.port)],
+                env=self.env(),
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_ready(started)
+        self.started_in = time.monotonic() - started
+        # /server_info holds only uptime and resource figures in 1.11.0; the version is in the OpenAPI info.
+        info = self.get("/server_info").json()
+        self.version = str(self.get("/openapi.json").json().get("info", {}).get("version", "?"))
+        say(
+            f"OpenHands app server {self.version} ready at {self.url} in {self.started_in:.1f} s (pid {self.pid}); "
+            f"/server_info keys: {sorted(info) if isinstance(info, dict) else info!r}"
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def wait_ready(self, started: float, timeout: float = START_TIMEOUT) -> None:
+        assert self.process is not None
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise self.fail(f"the app server exited with code {code} before it answered /alive")
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{self.url}/alive").status_code == 200:
+                        return
+                if time.monotonic() - started > timeout:
+                    raise self.fail(f"the app server did not answer /alive within {timeout:g} s")
+                time.sleep(0.5)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with httpx.Client(base_url=self.url, timeout=30, trust_env=False, headers=self.headers()) as client:
+            return client.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.request("GET", path, **kwargs)
+        if response.status_code != 200:
+            raise self.fail(f"GET {path} answered {response.status_code}: {response.text[:500]}")
+        return response
+
+    def configure_llm(self) -> None:
+        llm = {"model": "openai/fake-model", "api_key": "sk-fake", "base_url": self.llm_base_url}
+        response = self.request("POST", "/api/v1/settings", json={"agent_settings_diff": {"llm": llm}})
+        if response.status_code != 200:
+            raise self.fail(f"POST /api/v1/settings answered {response.status_code}: {response.text[:500]}")
+        say(f"LLM set to {llm['model']} at {self.llm_base_url}")
+
+    def stop(self) -> None:
+        """Kill the process group, then every marked process left (orphaned agent servers), then the files."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        leftovers = kill_marked(self.marker)
+        if leftovers:
+            say(f"killed {len(leftovers)} leftover process(es): " + "; ".join(leftovers))
+        left = marked_pids(self.marker)
+        if left:
+            say(f"WARNING: still alive after SIGKILL: {left}")
+        if os.environ.get("OH_MCP_E2E_KEEP"):
+            say(f"kept {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_app_server(python: Path, llm_base_url: str, session_api_key: str | None = None) -> Iterator[AppServer]:
+    server = AppServer(python=python, llm_base_url=llm_base_url, session_api_key=session_api_key)
+    atexit.register(server.stop)  # also when pytest is interrupted between setup and teardown
+    try:
+        server.start()
+        server.configure_llm()
+        yield server
+    finally:
+        server.stop()
+        atexit.unregister(server.stop)
+
+
+# ---- driving oh-mcp -----------------------------------------------------------------------------
+
+CALL_TIMEOUT = 150.0
+
+
+def oh_mcp_params(server: AppServer, api_key: str | None = None) -> StdioServerParameters:
+    """oh-mcp as a desktop client launches it: `python -m oh_mcp` over stdio, pointed at `server`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OH_MCP_", "OPENHANDS_"))}
+    env |= {"OPENHANDS_URL": server.url, "OH_MCP_POLL_INTERVAL": "0.5", "NO_PROXY": "127.0.0.1,localhost"}
+    if api_key is not None:
+        env["OPENHANDS_API_KEY"] = api_key
+    return StdioServerParameters(command=sys.executable, args=["-m", "oh_mcp"], env=env)
+
+
+def text_of(result: CallToolResult) -> str:
+    return " ".join(getattr(part, "text", "") for part in result.content)
+
+
+def short(value: Any, limit: int = 220) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Journey:
+    """Calls oh-mcp tools, prints every step with its time, and keeps each call's progress messages."""
+
+    client: Client
+    started: float = field(default_factory=time.monotonic)
+    progress: list[tuple[float, str]] = field(default_factory=list)
+
+    def step(self, message: str) -> None:
+        print(f"[e2e +{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    async def _on_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((time.monotonic() - self.started, message or ""))
+
+    def progress_seen(self) -> list[str]:
+        return [f"+{t:.1f}s {m}" for t, m in self.progress]
+
+    async def call(self, tool: str, args: dict[str, Any]) -> CallToolResult:
+        self.progress.clear()
+        began = time.monotonic()
+        result = await self.client.call_tool(
+            tool, args, read_timeout_seconds=CALL_TIMEOUT, progress_callback=self._on_progress
+        )
+        took = time.monotonic() - began
+        shown = text_of(result) if result.is_error else result.structured_content
+        self.step(f"{tool}({short(args)}) -> {'ERROR ' if result.is_error else ''}{short(shown)} [{took:.1f}s]")
+        return result
+
+    async def ok(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = await self.call(tool, args)
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None
+        content: dict[str, Any] = result.structured_content
+        return content
+
+    async def answer(self, conversation_id: str, expected: str, *, after: str) -> dict[str, Any]:
+        """One wait_for_agent, which must return the reply to the message just sent (not an older one)."""
+        answer = await self.ok("wait_for_agent", {"conversation_id": conversation_id, "timeout_seconds": 60})
+        seen = self.progress_seen()
+        self.step(f"  statuses polled during the wait: {seen}")
+        assert answer["settled"], f"agent still running after 60 s; progress: {seen}"
+        assert expected in (answer["final_response"] or ""), (
+            f"wait_for_agent right after {after} returned status {answer['execution_status']!r} with "
+            f"final_response {answer['final_response']!r}, not the reply to {expected!r}; progress: {seen}"
+        )
+        return answer
