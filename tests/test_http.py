@@ -23,6 +23,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.calls import ok
 from tests.fake.server import free_port
 from tests.fake.state import FakeOpenHands
 
@@ -84,14 +85,6 @@ async def connect(url: str, headers: dict[str, str] | None = None, **client_args
     http = httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(30, read=60))
     async with http, Client(streamable_http_client(url, http_client=http), **client_args) as client:
         yield client
-
-
-async def ok(client: Client, tool: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, args, **kw)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    content: dict[str, Any] = result.structured_content
-    return content
 
 
 pytestmark = pytest.mark.anyio

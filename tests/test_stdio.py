@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.calls import ok
 from tests.fake.state import FakeOpenHands
 from tests.stdio_raw import INITIALIZE, exchange
 
@@ -21,14 +22,6 @@ pytestmark = pytest.mark.anyio
 def server_env(fake: FakeOpenHands, **extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OH_MCP_", "OPENHANDS_"))}
     return base | {"OPENHANDS_URL": fake.base_url, "OH_MCP_POLL_INTERVAL": "0.05"} | extra
-
-
-async def ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    content: dict[str, Any] = result.structured_content
-    return content
 
 
 async def test_a_whole_journey_over_stdio(fake: FakeOpenHands) -> None:

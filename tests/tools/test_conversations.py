@@ -8,19 +8,12 @@ import anyio
 import pytest
 from mcp import Client
 
+from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
 
 MISSING_ID = "0123456789abcdef0123456789abcdef"
-
-
-async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    content: dict[str, Any] = result.structured_content
-    return content
 
 
 async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:

@@ -8,8 +8,8 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
+from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
-from tests.tools.test_conversations import call
 
 pytestmark = pytest.mark.anyio
 
