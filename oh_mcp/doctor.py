@@ -94,12 +94,12 @@ async def diagnose(settings: Settings, client: OpenHandsClient | None = None) ->
 
 async def _reach(client: OpenHandsClient, report: Report, key_note: str) -> bool:
     try:
-        info = await client.server_info()
+        version = await client.version()
     except OpenHandsError as exc:
         fix = "Start OpenHands, or set OPENHANDS_URL to where it runs (Cloud: https://app.all-hands.dev)."
         report.checks.append(Check("reach OpenHands", False, exc.message, fix))
         return False
-    report.openhands_version = str(info.get("version") or "unknown")
+    report.openhands_version = version or "unknown"
     report.checks.append(Check("reach OpenHands", True, f"version {report.openhands_version}"))
     try:
         specs = await client.search_sandbox_specs(limit=100)

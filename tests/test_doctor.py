@@ -59,3 +59,12 @@ def test_a_wrong_key_is_an_auth_problem_and_the_key_stays_masked(fake: FakeOpenH
     assert "next step: Set OPENHANDS_API_KEY" in result.stdout
     assert "wrong-key-987654321" not in result.stdout + result.stderr
     assert "wron…4321 (from OPENHANDS_API_KEY)" in result.stdout
+
+
+def test_a_server_that_hides_its_openapi_document_is_healthy_with_version_unknown(fake: FakeOpenHands) -> None:
+    fake.inject("GET", r"^/openapi\.json$", 404, {"detail": "Not Found"}, times=5)
+    result = doctor("--json", OPENHANDS_URL=fake.base_url)
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and data["healthy"] is True, result.stdout
+    assert data["openhands_version"] == "unknown"
+    assert [p for _, p, _ in fake.requests].count("/server_info") == 0

@@ -299,10 +299,21 @@ class OpenHandsClient:
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 
-    async def server_info(self) -> dict[str, Any]:
-        """The root /server_info document (no auth); used to report the version."""
-        data = await self._send("GET", "/server_info", what="server info")
-        return data if isinstance(data, dict) else {}
+    async def alive(self) -> None:
+        """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used
+        because OpenHands 1.11.0 blocks its event loop 0.1 s there to sample CPU use."""
+        await self._send("GET", "/alive", what="OpenHands liveness check")
+
+    async def version(self) -> str | None:
+        """OpenHands' version, from the `info` of its /openapi.json (no auth): no other route has it.
+        None when the server does not publish the document (404)."""
+        try:
+            data = await self._send("GET", "/openapi.json", what="OpenHands' OpenAPI document")
+        except NotFound:
+            return None
+        info = data.get("info") if isinstance(data, dict) else None
+        version = info.get("version") if isinstance(info, dict) else None
+        return version if isinstance(version, str) else None
 
     # ---- waits ------------------------------------------------------------------------------
 

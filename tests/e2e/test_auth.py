@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import anyio
 import pytest
 from mcp import Client
@@ -25,3 +28,18 @@ async def test_the_session_api_key_is_required_and_checked(keyed_app_server: App
                 assert refused.is_error, refused
                 assert "refused the credentials" in text_of(refused), text_of(refused)
                 assert key not in text_of(refused)
+
+
+def test_doctor_reports_the_real_version_and_a_healthy_keyed_server(keyed_app_server: AppServer) -> None:
+    params = oh_mcp_params(keyed_app_server, api_key=keyed_app_server.session_api_key)
+    result = subprocess.run(
+        [params.command, *params.args, "doctor", "--json"],
+        env=params.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["healthy"] is True, result.stdout + result.stderr
+    assert report["openhands_version"] == keyed_app_server.version == "1.11.0"

@@ -268,7 +268,19 @@ async def batch_specs(fake: FakeOpenHands, request: Request) -> Response:
 
 
 async def server_info(fake: FakeOpenHands, request: Request) -> Response:
-    return JSONResponse({"version": fake.version, "uptime": 1.0})
+    """Shaped like 1.11.0's: uptime and resource figures, and no version."""
+    resources = {"cpu_percent": 0.0, "memory": {"rss": 1, "vms": 1, "percent": 0.1}}
+    return JSONResponse({"uptime": 1.0, "idle_time": 1.0, "resources": resources})
+
+
+async def openapi_document(fake: FakeOpenHands, request: Request) -> Response:
+    """The head of the real document: its `info` is the only place 1.11.0 gives its version."""
+    info = {"title": "OpenHands", "description": "OpenHands: Code Less, Make More", "version": fake.version}
+    return JSONResponse({"openapi": "3.1.0", "info": info, "paths": {}})
+
+
+async def health(fake: FakeOpenHands, request: Request) -> Response:
+    return JSONResponse("OK")
 
 
 async def stats(fake: FakeOpenHands, request: Request) -> Response:
@@ -335,7 +347,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/server_info", server_info),
     ("GET", "/alive", alive),
     ("GET", "/_fake/stats", stats),
-    ("GET", "/health", alive),
+    ("GET", "/health", health),
+    ("GET", "/openapi.json", openapi_document),
     ("GET", "/agent/{sid}/api/conversations/{cid}", agent_conversation),
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
     ("POST", "/agent/{sid}/api/conversations/{cid}/events", agent_send),
