@@ -199,7 +199,15 @@ class OpenHandsClient:
         return found
 
     async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
+        """Rename a conversation, on its running agent server first and then on the app server.
+
+        OpenHands 1.11.0 auto-titles once, a few seconds after the first message: it copies the agent
+        server's title over the app's. A title set only on the app would be lost to that copy; set on
+        the agent server too, the copy keeps it (and the agent server never auto-titles over a title).
+        """
         hex_id = conversation_id(conv_id)
+        title = title.strip()
+        await self._set_agent_title(await self.get_conversation(hex_id), title)
         data = await self._api(
             "PATCH", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}", json={"title": title}
         )
@@ -298,6 +306,23 @@ class OpenHandsClient:
         )
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
+
+    async def _set_agent_title(self, conversation: AppConversation, title: str) -> None:
+        """Best effort: a stopped or unreachable agent server does not stop the rename itself."""
+        if not conversation.conversation_url or conversation.session_api_key is None:
+            return
+        key = conversation.session_api_key.get_secret_value()
+        try:
+            await self._send(
+                "PATCH",
+                conversation.conversation_url,
+                what=f"the agent server of conversation {conversation.id}",
+                json={"title": title},
+                headers={"X-Session-API-Key": key},
+                secrets=self._secrets(key),
+            )
+        except OpenHandsError as exc:
+            logger.info("title not set on the agent server of %s: %s", conversation.id, exc.message)
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used

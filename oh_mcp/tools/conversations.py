@@ -21,7 +21,7 @@ from ..openhands import (
     WaitTimedOut,
 )
 from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
-from .params import ConversationId, Limit, Message, PageId, TaskId, WaitSeconds
+from .params import ConversationId, Limit, Message, PageId, TaskId, Title, WaitSeconds
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
 
@@ -188,7 +188,7 @@ async def start_conversation(
     git_provider: Annotated[str | None, Field(max_length=50, description="github, gitlab, bitbucket …")] = None,
     sandbox_id: Annotated[str | None, Field(max_length=200, description="Reuse this sandbox.")] = None,
     llm_model: Annotated[str | None, Field(max_length=200, description="e.g. openai/gpt-5")] = None,
-    title: Annotated[str | None, Field(max_length=500)] = None,
+    title: Title | None = None,
     wait: Annotated[bool, Field(description="Wait until READY.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> StartResult:
@@ -216,7 +216,7 @@ async def start_conversation(
         last = exc.last if isinstance(exc.last, StartTask) else task
         return _start_result(last, title_pending=title is not None)
     if title and task.app_conversation_id:
-        # The start request's title is ignored upstream; PATCH is the way to set it.
+        # The start request's title is ignored upstream; a rename is the way to set it.
         await client.update_conversation(task.app_conversation_id, title=title)
     return _start_result(task, title_pending=False)
 
@@ -425,7 +425,7 @@ async def get_conversation_events(
 async def update_conversation(
     ctx: Ctx,
     conversation_id: ConversationId,
-    title: Annotated[str, Field(min_length=1, max_length=500)],
+    title: Title,
 ) -> Renamed:
     """Rename a conversation; returns its id and new title."""
     updated = await runtime(ctx).client.update_conversation(conversation_id, title=title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 ConversationId = Annotated[
     str,
@@ -47,3 +47,5 @@ WaitSeconds = Annotated[
     ),
 ]
 Message = Annotated[str, Field(min_length=1, max_length=100_000)]
+# The agent server, which OpenHands copies its titles from, takes 1 to 200 characters.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

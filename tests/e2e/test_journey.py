@@ -91,10 +91,6 @@ async def test_a_whole_journey_against_the_real_server(app_server: AppServer) ->
             j.step("journey done")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OpenHands 1.11.0's auto-title overwrites the title oh-mcp PATCHes right after READY (about 3 s later)",
-)
 async def test_the_title_given_to_start_conversation_stays(app_server: AppServer) -> None:
     title = "E2E title " + token()
     with anyio.fail_after(TITLE_TIMEOUT):

@@ -312,7 +312,20 @@ async def agent_final_response(fake: FakeOpenHands, request: Request) -> Respons
 
 async def agent_conversation(fake: FakeOpenHands, request: Request) -> Response:
     rec, error = agent_guard(fake, request)
-    return error or JSONResponse({"id": rec.id, "execution_status": rec.execution_status, "title": rec.title})
+    return error or JSONResponse({"id": rec.id, "execution_status": rec.execution_status, "title": rec.agent_title})
+
+
+async def agent_update_conversation(fake: FakeOpenHands, request: Request) -> Response:
+    """The agent server's PATCH: its UpdateConversationRequest takes a title of 1 to 200 characters."""
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    title = (await json_body(request)).get("title")
+    if title is not None and not (isinstance(title, str) and 1 <= len(title) <= 200):
+        return JSONResponse({"detail": [{"type": "string_too_long", "loc": ["body", "title"]}]}, status_code=422)
+    if title is not None:
+        rec.agent_title = title.strip()
+    return success()
 
 
 async def agent_send(fake: FakeOpenHands, request: Request) -> Response:
@@ -350,6 +363,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/health", health),
     ("GET", "/openapi.json", openapi_document),
     ("GET", "/agent/{sid}/api/conversations/{cid}", agent_conversation),
+    ("PATCH", "/agent/{sid}/api/conversations/{cid}", agent_update_conversation),
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
     ("POST", "/agent/{sid}/api/conversations/{cid}/events", agent_send),
 ]

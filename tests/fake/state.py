@@ -77,6 +77,8 @@ class ConversationRec:
     events: list[dict[str, Any]] = field(default_factory=list)
     cost: float = 0.0
     prompt_tokens: int = 0
+    agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
+    title_copy_at: float | None = None
 
 
 @dataclass
@@ -107,6 +109,9 @@ class FakeOpenHands:
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
         self.agent_run_seconds = 0.05
+        # Like 1.11.0's SetTitleCallbackProcessor: this long after the first message, the app's title
+        # is overwritten with the agent server's (auto-generated unless set). None: no auto-title.
+        self.auto_title_seconds: float | None = None
         self.sandboxes: dict[str, SandboxRec] = {}
         self.conversations: dict[str, ConversationRec] = {}
         self.tasks: dict[str, StartTaskRec] = {}
@@ -272,6 +277,7 @@ class FakeOpenHands:
         rec = self.conversations.get(key)
         if rec is not None:
             self._advance_agent(rec)
+            self._copy_title(rec)
         return rec
 
     def conversation_json(self, rec: ConversationRec) -> dict[str, Any]:
@@ -328,11 +334,18 @@ class FakeOpenHands:
             self.deliveries.append({"conversation_id": rec.id, "text": text, "run": run})
             rec.events.append(_message_event("user", text))
             rec.updated_at = now_iso()
+            if self.auto_title_seconds is not None and rec.title_copy_at is None:
+                rec.agent_title = rec.agent_title or "Auto: " + text[:40]
+                rec.title_copy_at = time.monotonic() + self.auto_title_seconds
             if run:
                 rec.execution_status = "running"
                 rec.pending = text
                 rec.running_until = time.monotonic() + self.agent_run_seconds
                 rec.events.append(_state_event("running"))
+
+    def _copy_title(self, rec: ConversationRec) -> None:
+        if rec.title_copy_at is not None and time.monotonic() >= rec.title_copy_at:
+            rec.title, rec.title_copy_at = rec.agent_title, float("inf")  # once, like the real callback
 
     def _advance_agent(self, rec: ConversationRec) -> None:
         if rec.running_until is None or time.monotonic() < rec.running_until:

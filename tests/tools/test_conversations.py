@@ -116,6 +116,50 @@ async def test_start_conversation_waits_until_ready_with_progress_and_sets_the_t
     assert fake.started_requests[-1]["initial_message"]["run"] is True
 
 
+async def test_the_title_survives_openhands_auto_title(fake: FakeOpenHands, mcp_client: Client) -> None:
+    # Like 1.11.0: shortly after the first message the app's title is overwritten with the agent
+    # server's; oh-mcp sets the title there too, so the copy keeps it.
+    fake.auto_title_seconds = 0.3
+    data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "  Docs please "})
+    await anyio.sleep(0.4)
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
+    assert detail["title"] == "Docs please"
+    rec = fake.conversation(data["conversation_id"])
+    assert rec is not None and rec.title_copy_at == float("inf"), "auto-title should have run"
+
+
+async def test_a_rename_before_auto_title_also_survives_it(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.auto_title_seconds = 0.3
+    data = await call(mcp_client, "start_conversation", {"message": "add a README"})
+    renamed = await call(
+        mcp_client, "update_conversation", {"conversation_id": data["conversation_id"], "title": "Mine"}
+    )
+    assert renamed["title"] == "Mine"
+    await anyio.sleep(0.4)
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
+    assert detail["title"] == "Mine"
+
+
+async def test_a_rename_of_a_paused_conversation_sets_the_app_title_only(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="old", sandbox_status="PAUSED")
+    renamed = await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "new"})
+    rec = fake.conversation(conv["id"])
+    assert renamed["title"] == "new" and rec is not None and rec.agent_title is None
+    assert not [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/agent/")]
+
+
+@pytest.mark.parametrize("title", ["   ", "x" * 201])
+async def test_a_blank_or_overlong_title_is_refused_before_any_request(
+    fake: FakeOpenHands, mcp_client: Client, title: str
+) -> None:
+    conv = fake.add_conversation(title="old")
+    before = len(fake.requests)
+    text = await error_text(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": title})
+    assert "title" in text and len(fake.requests) == before
+
+
 async def test_start_conversation_that_outlives_its_wait_returns_the_task_to_follow(
     fake: FakeOpenHands, mcp_client: Client
 ) -> None:
