@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.streams.buffered
 import httpx
 from mcp import Client, StdioServerParameters
 
@@ -30,7 +31,12 @@ RESULTS = ROOT / "bench" / "results"
 SPEC = ROOT.parent / "shared" / "spec" / "openhands-openapi-1.11.0.json"
 REFERENCE_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 REFERENCE = ROOT / "bench" / "fastmcp_reference.py"
+PROXY_FLOOR = ROOT / "bench" / "proxy_floor.py"
+SLOW_UPSTREAM_S = 0.02  # a real OpenHands answers list calls in tens of milliseconds
 FLOOR = "python -c 'import mcp' (floor)"
+SEARCH = "/api/v1/app-conversations/search"
+PROXY_ROW = "do-nothing proxy on the same stack (one extra hop: the floor)"
+RAW_ROW = "oh-mcp Streamable HTTP, raw JSON-RPC client"
 CALLS = 150
 WARMUP = 15
 
@@ -66,9 +72,13 @@ def process(command: list[str], ready_url: str, **extra: str) -> Iterator[subpro
             proc.kill()
 
 
-def fake(port: int) -> Any:
+def fake(port: int, latency: float = 0.0) -> Any:
     command = [sys.executable, "-m", "tests.fake.server", "--port", str(port), "--seed", "25"]
-    return process(command, f"http://127.0.0.1:{port}/alive")
+    return process([*command, "--latency", str(latency)], f"http://127.0.0.1:{port}/alive")
+
+
+def proxy_floor(fake_url: str, port: int) -> Any:
+    return process([sys.executable, str(PROXY_FLOOR), fake_url, str(port)], f"http://127.0.0.1:{port}/mcp")
 
 
 def hosted(fake_url: str, port: int, *args: str) -> Any:
@@ -187,9 +197,7 @@ async def mcp_call(client: Client, tool: str, args: dict[str, Any]) -> None:
 async def latency(fake_url: str) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=fake_url) as http:
-        rows["direct httpx (reference)"] = await timed(
-            lambda: http.get("/api/v1/app-conversations/search", params={"limit": 20})
-        )
+        rows["direct httpx (reference)"] = await timed(lambda: http.get(SEARCH, params={"limit": 20}))
     args = {"limit": 20}
     async with Client(build_server(Settings(openhands_url=fake_url))) as client:
         rows["oh-mcp in-process"] = await timed(lambda: mcp_call(client, "list_conversations", args))
@@ -200,22 +208,47 @@ async def latency(fake_url: str) -> dict[str, Any]:
     with hosted(fake_url, port):
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             rows["oh-mcp Streamable HTTP"] = await timed(lambda: mcp_call(client, "list_conversations", args))
-    port = free_port()
-    with hosted(fake_url, port, "--stateless"):
-        async with httpx.AsyncClient() as http:
-            url = f"http://127.0.0.1:{port}/mcp"
-            rows["oh-mcp Streamable HTTP, raw JSON-RPC client"] = await timed(
-                lambda: raw_call(http, url, "list_conversations", args)
-            )
+    rows |= await over_http(fake_url)
     port = free_port()
     with reference(fake_url, port):
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             name = "search_app_conversations_api_v1_app_conversations_search"
             rows["FastMCP.from_openapi Streamable HTTP"] = await timed(lambda: mcp_call(client, name, args))
+    return with_ratios(rows)
+
+
+def with_ratios(rows: dict[str, Any]) -> dict[str, Any]:
     direct = rows["direct httpx (reference)"]["median_ms"]
     for row in rows.values():
         row["x_direct"] = round(row["median_ms"] / direct, 2)
     return rows
+
+
+async def over_http(fake_url: str) -> dict[str, Any]:
+    """oh-mcp over stateless Streamable HTTP and a do-nothing proxy on the same stack, both driven by
+    a lean raw JSON-RPC client: the proxy is the floor any server in front of OpenHands pays."""
+    rows: dict[str, Any] = {}
+    async with httpx.AsyncClient() as http:
+        port = free_port()
+        with proxy_floor(fake_url, port):
+            url = f"http://127.0.0.1:{port}/mcp"
+            rows[PROXY_ROW] = await timed(lambda: http.post(url, json={}))
+        port = free_port()
+        with hosted(fake_url, port, "--stateless"):
+            url = f"http://127.0.0.1:{port}/mcp"
+            rows[RAW_ROW] = await timed(lambda: raw_call(http, url, "list_conversations", {"limit": 20}))
+    return rows
+
+
+async def slow_upstream(_fake_url: str) -> dict[str, Any]:
+    """The same comparison against a fake that takes as long as a real OpenHands to answer."""
+    port = free_port()
+    slow_url = f"http://127.0.0.1:{port}"
+    with fake(port, latency=SLOW_UPSTREAM_S):
+        async with httpx.AsyncClient(base_url=slow_url) as http:
+            rows = {"direct httpx (reference)": await timed(lambda: http.get(SEARCH, params={"limit": 20}))}
+        rows |= await over_http(slow_url)
+    return with_ratios(rows)
 
 
 def cold_start(fake_url: str, reps: int = 7) -> dict[str, Any]:
@@ -250,15 +283,45 @@ async def raw_call(http: httpx.AsyncClient, url: str, tool: str, args: dict[str,
         raise RuntimeError(f"{tool} failed: {response.text[:200]}")
 
 
-async def throughput_run(url: str, clients: int, seconds: float) -> float:
+class Wire:
+    """One keep-alive HTTP/1.1 connection that sends a prepared tools/call and reads the answer. The
+    load generator shares 2 cores with the server and the fake: with httpx it was the bottleneck."""
+
+    def __init__(self, port: int, tool: str) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}).encode()
+        headers = "".join(f"{k}: {v}\r\n" for k, v in RAW_HEADERS.items())
+        self.port, self.tool = port, tool
+        self.request = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{headers}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    async def __aenter__(self) -> Wire:
+        self.stream = await anyio.connect_tcp("127.0.0.1", self.port)
+        self.buffered = anyio.streams.buffered.BufferedByteReceiveStream(self.stream)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stream.aclose()
+
+    async def call(self) -> None:
+        await self.stream.send(self.request)
+        head = await self.buffered.receive_until(b"\r\n\r\n", 65536)
+        length = next(int(line[15:]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+        body = await self.buffered.receive_exactly(length)
+        if not head.startswith(b"HTTP/1.1 200") or b'"isError":true' in body:
+            raise RuntimeError(f"{self.tool} failed: {body[:200]!r}")
+
+
+async def throughput_run(port: int, clients: int, seconds: float) -> float:
     done = 0
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
         nonlocal done
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with Wire(port, "list_sandbox_specs") as wire:
             while time.perf_counter() < deadline:
-                await raw_call(http, url, "list_sandbox_specs", {})
+                await wire.call()
                 done += 1
 
     started = time.perf_counter()
@@ -278,7 +341,7 @@ async def throughput(fake_url: str) -> dict[str, Any]:
             idle = rss_mib(pids if workers > 1 else [proc.pid])
             row: dict[str, Any] = {"idle_rss_mib": idle}
             for clients in (1, 8, 64):
-                row[f"calls_per_s_{clients}"] = await throughput_run(f"http://127.0.0.1:{port}/mcp", clients, 4.0)
+                row[f"calls_per_s_{clients}"] = await throughput_run(port, clients, 4.0)
             row["loaded_rss_mib"] = rss_mib(family(proc.pid) if workers > 1 else [proc.pid])
             rows[f"{workers} worker{'s' if workers > 1 else ''}"] = row
     return rows
@@ -321,12 +384,26 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, row in results["latency"].items():
         out.append(f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['x_direct']} |")
+    out += [
+        f"\nThe same over HTTP, against a fake that answers in {SLOW_UPSTREAM_S * 1000:.0f} ms, like OpenHands:\n",
+        "| path | median ms | p95 ms | × direct |",
+        "|---|---|---|---|",
+    ]
+    for name, row in results["slow_upstream"].items():
+        out.append(f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['x_direct']} |")
+    fast, slow = results["latency"], results["slow_upstream"]
+    out.append(
+        f"\noh-mcp over Streamable HTTP is {fast[RAW_ROW]['x_direct']}× the direct call against the 1 ms fake, where "
+        f"a proxy that does nothing is already {fast[PROXY_ROW]['x_direct']}× (oh-mcp is "
+        f"{fast[RAW_ROW]['median_ms'] / fast[PROXY_ROW]['median_ms']:.2f}× that floor); against a "
+        f"{SLOW_UPSTREAM_S * 1000:.0f} ms upstream it is {slow[RAW_ROW]['x_direct']}×."
+    )
     cold = results["cold_start"]
     out += ["\n## Cold start (stdio)\n", "| what | median ms |", "|---|---|"]
     out += [f"| oh-mcp to first tools/list | {cold['oh-mcp to first tools/list']} |"]
     out += [f"| {FLOOR} | {cold[FLOOR]} |"]
     out += [f"| ratio | {cold['ratio']} |"]
-    out += ["\n## Throughput and memory (Streamable HTTP, stateless, raw JSON-RPC clients)\n"]
+    out += ["\n## Throughput and memory (Streamable HTTP, stateless, raw keep-alive JSON-RPC clients)\n"]
     out += [
         "| server | calls/s, 1 client | 8 clients | 64 clients | idle RSS MiB | loaded RSS MiB |",
         "|---|---|---|---|---|---|",
@@ -381,6 +458,7 @@ async def run_all() -> dict[str, Any]:
             ("tools_list", tools_list_cost),
             ("compactness", compactness),
             ("latency", latency),
+            ("slow_upstream", slow_upstream),
             ("connection_reuse", connection_reuse),
             ("throughput", throughput),
         ]:
@@ -398,7 +476,18 @@ def main() -> None:
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "results.md").write_text(markdown(results) + "\n")
     chart(results, RESULTS / "chart.png")
+    update_readme(markdown(results))
     print(markdown(results))
+
+
+def update_readme(report: str) -> None:
+    """Put the latest results between the README's bench markers, one heading level down."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->"
+    body = report.split("\n", 1)[1].replace("\n## ", "\n### ").strip()
+    before, rest = text.split(start, 1)
+    readme.write_text(before + start + body + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -63,10 +64,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--session-api-key")
     parser.add_argument("--seed", type=int, default=0, help="conversations to create, each with one agent turn")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /api/v1 answer")
     args = parser.parse_args()
     fake = FakeOpenHands()
     fake.session_api_key = args.session_api_key
     seed(fake, args.seed)
+    if args.latency > 0:
+        # A real OpenHands answers in tens of milliseconds; this fake answers in about one.
+        fake.inject("*", r"^/api/v1/", None, delay=args.latency, times=sys.maxsize)
     with serve_fake(fake, args.port) as url:
         print(url, flush=True)
         threading.Event().wait()
