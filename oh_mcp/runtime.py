@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from .config import Settings
 from .openhands import OpenHandsClient
@@ -24,6 +27,7 @@ class Runtime:
         self._factory = client_factory or _default_client
         self._client: OpenHandsClient | None = None
         self._users = 0
+        self._groups: list[TaskGroup] = []
 
     @property
     def client(self) -> OpenHandsClient:
@@ -37,12 +41,24 @@ class Runtime:
             self._client = self._factory(self.settings)
         self._users += 1
         try:
-            yield self
+            async with anyio.create_task_group() as group:
+                self._groups.append(group)
+                try:
+                    yield self
+                finally:
+                    self._groups.remove(group)
+                    group.cancel_scope.cancel()
         finally:
             self._users -= 1
             if self._users == 0 and self._client is not None:
                 client, self._client = self._client, None
                 await client.aclose()
+
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        """Run follow-up work after a tool has answered; it ends with the serving lifespan at the latest.
+        It starts in the caller's context, so a per-user upstream key still applies to it."""
+        if self._groups:
+            self._groups[-1].start_soon(fn, *args)
 
 
 def _default_client(s: Settings) -> OpenHandsClient:

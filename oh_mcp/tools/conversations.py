@@ -20,6 +20,7 @@ from ..openhands import (
     Unavailable,
     WaitTimedOut,
 )
+from ..openhands.titles import hold_title
 from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
 from .params import ConversationId, Limit, Message, PageId, TaskId, Title, WaitSeconds
 from .progress import Progress
@@ -217,8 +218,15 @@ async def start_conversation(
         return _start_result(last, title_pending=title is not None)
     if title and task.app_conversation_id:
         # The start request's title is ignored upstream; a rename is the way to set it.
-        await client.update_conversation(task.app_conversation_id, title=title)
+        await _rename(ctx, task.app_conversation_id, title)
     return _start_result(task, title_pending=False)
+
+
+async def _rename(ctx: Ctx, conv_id: str, title: str) -> AppConversation:
+    rt = runtime(ctx)
+    renamed = await rt.client.update_conversation(conv_id, title=title)
+    rt.spawn(hold_title, rt.client, conv_id, title)
+    return renamed
 
 
 def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
@@ -428,7 +436,7 @@ async def update_conversation(
     title: Title,
 ) -> Renamed:
     """Rename a conversation; returns its id and new title."""
-    updated = await runtime(ctx).client.update_conversation(conversation_id, title=title)
+    updated = await _rename(ctx, conversation_id, title)
     return Renamed(id=updated.id, title=updated.title)
 
 

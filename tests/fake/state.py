@@ -79,6 +79,7 @@ class ConversationRec:
     prompt_tokens: int = 0
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
+    title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
 
 
 @dataclass
@@ -112,6 +113,9 @@ class FakeOpenHands:
         # Like 1.11.0's SetTitleCallbackProcessor: this long after the first message, the app's title
         # is overwritten with the agent server's (auto-generated unless set). None: no auto-title.
         self.auto_title_seconds: float | None = None
+        # Like 1.11.0's conversation webhook, which saves back a record it read earlier: this long
+        # after a start is READY, the title it had then is written again. None: no such write.
+        self.stale_title_write_seconds: float | None = None
         self.sandboxes: dict[str, SandboxRec] = {}
         self.conversations: dict[str, ConversationRec] = {}
         self.tasks: dict[str, StartTaskRec] = {}
@@ -344,7 +348,10 @@ class FakeOpenHands:
                 rec.events.append(_state_event("running"))
 
     def _copy_title(self, rec: ConversationRec) -> None:
-        if rec.title_copy_at is not None and time.monotonic() >= rec.title_copy_at:
+        now = time.monotonic()
+        if rec.title_revert is not None and now >= rec.title_revert[0]:
+            rec.title, rec.title_revert = rec.title_revert[1], None
+        if rec.title_copy_at is not None and now >= rec.title_copy_at:
             rec.title, rec.title_copy_at = rec.agent_title, float("inf")  # once, like the real callback
 
     def _advance_agent(self, rec: ConversationRec) -> None:
@@ -407,6 +414,8 @@ class FakeOpenHands:
             self.deliver(rec, text, bool(message.get("run", False)))
         task.conversation_id = rec.id
         task.updated_at = now_iso()
+        if self.stale_title_write_seconds is not None:
+            rec.title_revert = (time.monotonic() + self.stale_title_write_seconds, rec.title)
 
     def task_json(self, task: StartTaskRec) -> dict[str, Any]:
         status = self.task_status(task)

@@ -128,6 +128,19 @@ async def test_the_title_survives_openhands_auto_title(fake: FakeOpenHands, mcp_
     assert rec is not None and rec.title_copy_at == float("inf"), "auto-title should have run"
 
 
+async def test_a_title_put_back_by_a_stale_upstream_write_is_set_again(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.stale_title_write_seconds = 0.2
+    data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "Docs please"})
+    conv_id = data["conversation_id"]
+    await anyio.sleep(0.5)  # the stale write lands at 0.2 s; oh-mcp checks every 0.02 s
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv_id})
+    rec = fake.conversation(conv_id)
+    assert rec is not None and rec.title_revert is None, "the stale write should have happened"
+    assert detail["title"] == "Docs please"
+    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
+    assert len(patches) == 2, "set once, and once more after the stale write"
+
+
 async def test_a_rename_before_auto_title_also_survives_it(fake: FakeOpenHands, mcp_client: Client) -> None:
     fake.auto_title_seconds = 0.3
     data = await call(mcp_client, "start_conversation", {"message": "add a README"})
