@@ -35,7 +35,7 @@ PROXY_FLOOR = ROOT / "bench" / "proxy_floor.py"
 SLOW_UPSTREAM_S = 0.02  # a real OpenHands answers list calls in tens of milliseconds
 FLOOR = "python -c 'import mcp' (floor)"
 SEARCH = "/api/v1/app-conversations/search"
-PROXY_ROW = "do-nothing proxy on the same stack (one extra hop: the floor)"
+PROXY_ROW = "do-nothing proxy (floor)"
 RAW_ROW = "oh-mcp Streamable HTTP, raw JSON-RPC client"
 CALLS = 150
 WARMUP = 15
@@ -393,8 +393,9 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['x_direct']} |")
     fast, slow = results["latency"], results["slow_upstream"]
     out.append(
-        f"\noh-mcp over Streamable HTTP is {fast[RAW_ROW]['x_direct']}× the direct call against the 1 ms fake, where "
-        f"a proxy that does nothing is already {fast[PROXY_ROW]['x_direct']}× (oh-mcp is "
+        f"\nThe floor is a proxy on oh-mcp's own HTTP stack that forwards the call and does nothing else. "
+        f"oh-mcp over Streamable HTTP is {fast[RAW_ROW]['x_direct']}× the direct call against the 1 ms fake, where "
+        f"that proxy is already {fast[PROXY_ROW]['x_direct']}× (oh-mcp is "
         f"{fast[RAW_ROW]['median_ms'] / fast[PROXY_ROW]['median_ms']:.2f}× that floor); against a "
         f"{SLOW_UPSTREAM_S * 1000:.0f} ms upstream it is {slow[RAW_ROW]['x_direct']}×."
     )
@@ -442,6 +443,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
             [1, 8, 64], [row["calls_per_s_1"], row["calls_per_s_8"], row["calls_per_s_64"]], marker="o", label=name
         )
     axes[2].set_xscale("log")
+    axes[2].set_ylim(bottom=0)
     axes[2].set_title("throughput (calls/s) by concurrent clients")
     axes[2].legend()
     fig.tight_layout()
