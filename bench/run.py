@@ -444,7 +444,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         )
     axes[2].set_xscale("log")
     axes[2].set_ylim(bottom=0)
-    axes[2].set_title("throughput (calls/s) by concurrent clients")
+    axes[2].set_title("calls/s by concurrent clients")
     axes[2].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
