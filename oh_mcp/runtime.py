@@ -11,6 +11,7 @@ from anyio.abc import TaskGroup
 
 from .config import Settings
 from .openhands import OpenHandsClient
+from .openhands.titles import TitleKeeper
 
 
 class Runtime:
@@ -28,6 +29,7 @@ class Runtime:
         self._client: OpenHandsClient | None = None
         self._users = 0
         self._groups: list[TaskGroup] = []
+        self.titles = TitleKeeper()
 
     @property
     def client(self) -> OpenHandsClient:

@@ -198,16 +198,19 @@ class OpenHandsClient:
             raise NotFound(f"Start task {hex_id} not found.", hint="Use the task_id that start_conversation returned.")
         return found
 
-    async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
+    async def update_conversation(
+        self, conv_id: str, *, title: str, current: AppConversation | None = None
+    ) -> AppConversation:
         """Rename a conversation, on its running agent server first and then on the app server.
 
         OpenHands 1.11.0 auto-titles once, a few seconds after the first message: it copies the agent
         server's title over the app's. A title set only on the app would be lost to that copy; set on
         the agent server too, the copy keeps it (and the agent server never auto-titles over a title).
+        `current` spares a read when the caller has just read the conversation.
         """
         hex_id = conversation_id(conv_id)
         title = title.strip()
-        await self._set_agent_title(await self.get_conversation(hex_id), title)
+        await self._set_agent_title(current or await self.get_conversation(hex_id), title)
         data = await self._api(
             "PATCH", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}", json={"title": title}
         )

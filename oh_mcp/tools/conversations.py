@@ -20,7 +20,6 @@ from ..openhands import (
     Unavailable,
     WaitTimedOut,
 )
-from ..openhands.titles import hold_title
 from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
 from .params import ConversationId, Limit, Message, PageId, TaskId, Title, WaitSeconds
 from .progress import Progress
@@ -223,9 +222,11 @@ async def start_conversation(
 
 
 async def _rename(ctx: Ctx, conv_id: str, title: str) -> AppConversation:
+    """Rename, then hold the title for a while: OpenHands may put the old one back (see titles.py)."""
     rt = runtime(ctx)
-    renamed = await rt.client.update_conversation(conv_id, title=title)
-    rt.spawn(hold_title, rt.client, conv_id, title)
+    before = await rt.client.get_conversation(conv_id)
+    renamed = await rt.client.update_conversation(conv_id, title=title, current=before)
+    rt.spawn(rt.titles.hold, rt.client, before.id, renamed.title or title, before.title)
     return renamed
 
 

@@ -141,6 +141,30 @@ async def test_a_title_put_back_by_a_stale_upstream_write_is_set_again(fake: Fak
     assert len(patches) == 2, "set once, and once more after the stale write"
 
 
+async def test_a_second_rename_wins_without_the_first_one_fighting_back(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="old")
+    await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "first"})
+    await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "second"})
+    await anyio.sleep(0.3)
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["title"] == "second"
+    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
+    assert len(patches) == 2, patches
+
+
+async def test_a_title_someone_else_sets_later_is_left_alone(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="old")
+    await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "from oh-mcp"})
+    rec = fake.conversation(conv["id"])
+    assert rec is not None
+    rec.title = "renamed in the OpenHands UI"
+    await anyio.sleep(0.3)
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["title"] == "renamed in the OpenHands UI"
+
+
 async def test_a_rename_before_auto_title_also_survives_it(fake: FakeOpenHands, mcp_client: Client) -> None:
     fake.auto_title_seconds = 0.3
     data = await call(mcp_client, "start_conversation", {"message": "add a README"})
