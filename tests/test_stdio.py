@@ -77,3 +77,18 @@ def test_stdout_carries_only_protocol_and_logs_go_to_stderr(fake: FakeOpenHands)
     assert "sk-stdio-secret-1" not in stderr
     assert "sk-stdio-secret-1" not in json.dumps(answers)
     assert " DEBUG " in stderr or " INFO " in stderr, "logs should reach stderr with their level"
+
+
+def test_the_server_exits_when_stdin_closes_even_while_holding_a_title(fake: FakeOpenHands) -> None:
+    # A rename is held for 30 s in the background (oh_mcp.openhands.titles); closing stdin must
+    # still end the process at once: exchange() waits at most 20 s for the exit.
+    start = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "start_conversation", "arguments": {"message": "hi", "title": "Kept"}},
+    }
+    answers = exchange([sys.executable, "-m", "oh_mcp"], [*INITIALIZE, start], server_env(fake))
+    assert answers[2]["result"]["structuredContent"]["status"] == "READY"
+    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
+    assert len(patches) == 1
