@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -178,6 +179,22 @@ async def test_each_user_key_is_used_only_for_that_users_calls(fake: FakeOpenHan
     assert len(alice) == 8 and set(alice) == {"user-key-alice"}
     assert len(bob) == 8 and set(bob) == {"user-key-bob"}
     assert "user-key-alice" not in logs and "user-key-bob" not in logs
+
+
+async def test_a_title_hold_goes_on_after_the_session_with_the_callers_own_key(fake: FakeOpenHands) -> None:
+    # The hold runs in the background (oh_mcp.openhands.titles); it must keep the key of the user
+    # who renamed, since the server has none of its own.
+    fake.user_keys = {"user-key-alice"}
+    fake.stale_title_write_seconds = 0.5
+    with hosted(fake, "--transport", "streamable-http", OH_MCP_POLL_INTERVAL="0.05") as server:
+        async with connect(server.base + "/mcp", {"X-OpenHands-API-Key": "user-key-alice"}) as client:
+            started = await ok(client, "start_conversation", {"message": "hi", "title": "Alice's"})
+        await anyio.sleep(1.5)  # the stale write lands at 0.5 s, after the session has ended
+        rec = fake.conversation(started["conversation_id"])
+        assert rec is not None and rec.title == "Alice's" and rec.title_revert is None
+        assert "user-key-alice" not in server.stderr()
+    patches = [key for path, _q, key in fake.keys_seen if re.fullmatch(r"/api/v1/app-conversations/[0-9a-f]{32}", path)]
+    assert patches == ["user-key-alice", "user-key-alice"], "the rename, then the hold setting it again"
 
 
 async def test_a_server_key_wins_unless_forwarding_is_asked_for(fake: FakeOpenHands) -> None:
