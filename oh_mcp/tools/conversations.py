@@ -21,7 +21,7 @@ from ..openhands import (
     WaitTimedOut,
 )
 from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
-from .params import ConversationId, Limit, Message, PageId, TaskId, Title, WaitSeconds
+from .params import ConversationId, EventKind, GitProvider, Limit, Message, PageId, TaskId, Title, WaitSeconds
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
 
@@ -185,7 +185,7 @@ async def start_conversation(
     message: Message,
     repository: Annotated[str | None, Field(max_length=300, description="owner/repo to clone.")] = None,
     branch: Annotated[str | None, Field(max_length=300)] = None,
-    git_provider: Annotated[str | None, Field(max_length=50, description="github, gitlab, bitbucket …")] = None,
+    git_provider: GitProvider | None = None,
     sandbox_id: Annotated[str | None, Field(max_length=200, description="Reuse this sandbox.")] = None,
     llm_model: Annotated[str | None, Field(max_length=200, description="e.g. openai/gpt-5")] = None,
     title: Title | None = None,
@@ -392,13 +392,7 @@ async def get_conversation_events(
     ctx: Ctx,
     conversation_id: ConversationId,
     limit: Limit = 20,
-    kind: Annotated[
-        str | None,
-        Field(
-            pattern=r"^[A-Za-z]{1,64}$",
-            description="MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …",
-        ),
-    ] = None,
+    kind: EventKind | None = None,
     newest_first: bool = True,
     page_id: PageId = None,
 ) -> EventList:

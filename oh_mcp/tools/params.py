@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 ConversationId = Annotated[
     str,
@@ -47,5 +47,48 @@ WaitSeconds = Annotated[
     ),
 ]
 Message = Annotated[str, Field(min_length=1, max_length=100_000)]
+# OpenHands' ProviderType: anything else gets a 422 upstream, so it is refused here first.
+GitProvider = Literal[
+    "github", "gitlab", "bitbucket", "bitbucket_data_center", "forgejo", "azure_devops", "enterprise_sso"
+]
 # The agent server, which OpenHands copies its titles from, takes 1 to 200 characters.
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+# OpenHands 1.11.0's `kind__eq` values for event search; anything else gets a 422 upstream. Checked
+# here rather than listed in the schema, where 19 names would cost every session ~350 characters.
+EVENT_KINDS = frozenset(
+    {
+        "ACPToolCallEvent",
+        "ActionEvent",
+        "AgentErrorEvent",
+        "Condensation",
+        "CondensationRequest",
+        "CondensationSummaryEvent",
+        "ConversationErrorEvent",
+        "ConversationStateUpdateEvent",
+        "HookExecutionEvent",
+        "InterruptEvent",
+        "LLMCompletionLogEvent",
+        "MessageEvent",
+        "ObservationEvent",
+        "PauseEvent",
+        "ServerErrorEvent",
+        "StreamingDeltaEvent",
+        "SystemPromptEvent",
+        "TokenEvent",
+        "UserRejectObservation",
+    }
+)
+
+
+def _known_kind(kind: str) -> str:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind; use one of: {', '.join(sorted(EVENT_KINDS))}")
+    return kind
+
+
+EventKind = Annotated[
+    str,
+    AfterValidator(_known_kind),
+    Field(max_length=64, description="MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …"),
+]

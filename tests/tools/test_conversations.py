@@ -187,6 +187,14 @@ async def test_a_rename_of_a_paused_conversation_sets_the_app_title_only(
     assert not [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/agent/")]
 
 
+async def test_an_unknown_git_provider_is_refused_before_any_request(fake: FakeOpenHands, mcp_client: Client) -> None:
+    # Found by the property test: OpenHands takes only its ProviderType values (a 422 otherwise).
+    text = await error_text(mcp_client, "start_conversation", {"message": "hi", "git_provider": "github.com"})
+    assert "git_provider" in text and fake.started_requests == []
+    data = await call(mcp_client, "start_conversation", {"message": "hi", "git_provider": "gitlab", "wait": False})
+    assert data["task_id"] and fake.started_requests[-1]["git_provider"] == "gitlab"
+
+
 @pytest.mark.parametrize("title", ["   ", "x" * 201])
 async def test_a_blank_or_overlong_title_is_refused_before_any_request(
     fake: FakeOpenHands, mcp_client: Client, title: str
