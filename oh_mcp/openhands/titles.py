@@ -50,13 +50,14 @@ class TitleKeeper:
     async def _check(client: OpenHandsClient, conv_id: str, title: str, replaced: str | None) -> bool:
         """Whether to go on holding."""
         try:
-            current = (await client.get_conversation(conv_id)).title
+            conversation = await client.get_conversation(conv_id)
+            current = conversation.title
             if current == title:
                 return True
             if current != replaced and not _DEFAULT_TITLE.fullmatch(current or ""):
                 return False
             logger.info("conversation %s: title reverted to %r upstream; setting it again", conv_id, current)
-            await client.update_conversation(conv_id, title=title)
+            await client.update_conversation(conv_id, title=title, current=conversation)
         except NotFound:
             return False
         except OpenHandsError as exc:
