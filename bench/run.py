@@ -25,10 +25,11 @@ from mcp import Client, StdioServerParameters
 
 from oh_mcp import Settings, build_server
 from tests.fake.server import free_port
+from tests.openapi_contract import spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SPEC = ROOT.parent / "shared" / "spec" / "openhands-openapi-1.11.0.json"
+SPEC = spec_path()  # ../shared/spec, or OH_MCP_SPEC_DIR, as the tests read it
 REFERENCE_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 REFERENCE = ROOT / "bench" / "fastmcp_reference.py"
 PROXY_FLOOR = ROOT / "bench" / "proxy_floor.py"

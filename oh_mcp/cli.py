@@ -1,7 +1,9 @@
-"""Command line: `oh-mcp` serves (stdio by default); `oh-mcp tools` lists the enabled tools.
+"""Command line: `oh-mcp` serves (stdio by default); `oh-mcp tools` lists the enabled tools;
+`oh-mcp doctor` checks the setup.
 
-Parses, builds Settings, calls build_server; no logic of its own. Logs go to stderr only,
-because in stdio mode stdout is the protocol.
+Parses argv once, then hands each command only what it needs: the MCP SDK is imported, and the
+server built, only by the commands that serve or measure it, so `--help` and a configuration
+error answer at once. Logs go to stderr only, because in stdio mode stdout is the protocol.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 
 from . import __version__
 from .config import ConfigError, Settings, option_parser
@@ -24,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "tools", "doctor"],
+        choices=sorted(COMMANDS),
         help="serve (default); tools: list the enabled tools; doctor: check the setup",
     )
     p.add_argument("--json", action="store_true", help="doctor: print the report as JSON")
@@ -34,62 +37,37 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    ns = parser().parse_args(args)
+    ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        settings = Settings.load(args)
-        from .server import build_server  # imported late so --help stays fast
-
-        server = build_server(settings)
-    except ConfigError as exc:
-        print(f"oh-mcp: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if ns.command == "tools":
-        _print_tools(settings)
-        return
-    if ns.command == "doctor":
-        from .doctor import run
-
-        raise SystemExit(run(settings, ns.json))
-    # force: MCPServer configured the root logger at construction, with a bare format.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    if settings.transport == "stdio":
-        import anyio
-
-        from .stdio import run_stdio
-
-        anyio.run(run_stdio, server)
-        return
-    from .http import serve
-
-    try:
-        serve(settings)
+        settings = Settings.from_flags(vars(ns))
+        COMMANDS[ns.command](settings, ns)
     except ConfigError as exc:
         print(f"oh-mcp: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def tools_list_size(settings: Settings) -> int:
-    """Characters of the tools/list result a client receives, as measured through the SDK."""
+def serve(settings: Settings, _ns: argparse.Namespace) -> None:
+    from .selection import select
+    from .tools import TOOLSETS
+
+    select(TOOLSETS, settings)  # an unknown tool or toolset stops here, before any set-up
+    # Configured before any server is built: the SDK's own set-up then finds a handler and keeps it.
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level, format=LOG_FORMAT, force=True)
+    if settings.transport != "stdio":
+        from .http import serve as serve_http
+
+        serve_http(settings)
+        return
     import anyio
-    from mcp import Client
 
     from .server import build_server
+    from .stdio import run_stdio
 
-    async def measure() -> int:
-        async with Client(build_server(settings)) as client:
-            tools = (await client.list_tools()).tools
-        return sum(len(t.model_dump_json(by_alias=True, exclude_none=True)) for t in tools)
-
-    return anyio.run(measure)
+    anyio.run(run_stdio, build_server(settings))
 
 
-def _print_tools(settings: Settings) -> None:
+def tools(settings: Settings, _ns: argparse.Namespace) -> None:
+    from .docs import tools_list_size
     from .selection import select
     from .tools import TOOLSETS
 
@@ -99,3 +77,13 @@ def _print_tools(settings: Settings) -> None:
     for name, why in selection.hidden.items():
         print(f"{name:<26} (disabled: {why})")
     print(f"\ntools/list size: {tools_list_size(settings):,} characters for {len(selection.enabled)} tools")
+
+
+def doctor(settings: Settings, ns: argparse.Namespace) -> None:
+    from .doctor import run
+
+    raise SystemExit(run(settings, ns.json))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {"serve": serve, "tools": tools, "doctor": doctor}

@@ -138,8 +138,12 @@ class Settings(BaseModel):
     @classmethod
     def load(cls, argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
         """Flags win over the environment, which wins over defaults. Raises ConfigError."""
+        return cls.from_flags(vars(option_parser().parse_known_args(argv or [])[0]), env)
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from already parsed flags (absent ones None) over the environment."""
         env = os.environ if env is None else env
-        flags = vars(option_parser().parse_known_args(argv or [])[0])
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for option in OPTIONS:

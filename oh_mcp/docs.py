@@ -1,5 +1,6 @@
-"""The README's generated tables: tools and configuration, made from the server's own data so
-they cannot go stale (tests/test_docs.py fails when the README differs)."""
+"""The tools listing and its cost, and the README's generated tables (tools and configuration),
+made from the server's own data so they cannot go stale (tests/test_docs.py fails when the
+README differs)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ def tools_table() -> str:
         for s in select(TOOLSETS, Settings()).enabled
     ]
     return "\n".join(rows)
+
+
+def tools_list_size(settings: Settings) -> int:
+    """Characters of the tools/list result a client receives, as measured through the SDK."""
+    import anyio
+    from mcp import Client
+
+    from .server import build_server
+
+    async def measure() -> int:
+        async with Client(build_server(settings)) as client:
+            tools = (await client.list_tools()).tools
+        return sum(len(t.model_dump_json(by_alias=True, exclude_none=True)) for t in tools)
+
+    return anyio.run(measure)
 
 
 def config_table() -> str:

@@ -13,6 +13,7 @@ import anyio
 from . import __version__
 from .config import OPTIONS, Settings
 from .openhands import AuthFailed, ConnectionFailed, OpenHandsClient, OpenHandsError
+from .runtime import client_for
 from .selection import select
 from .tools import TOOLSETS
 
@@ -75,9 +76,7 @@ async def diagnose(settings: Settings, client: OpenHandsClient | None = None) ->
     )
     report.checks.append(Check("configuration", True, "settings parsed"))
     own = client is None
-    client = client or OpenHandsClient(
-        settings.openhands_url, api_key=settings.api_key, timeout=min(settings.timeout, 10)
-    )
+    client = client or client_for(settings, timeout=min(settings.timeout, 10))
     key_note = "with an API key" if settings.api_key else "without an API key (the server requires none)"
     try:
         if await _reach(client, report, key_note):

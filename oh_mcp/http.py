@@ -12,6 +12,7 @@ import hmac
 import logging
 import os
 import signal
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
@@ -29,8 +30,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
-from .openhands import OpenHandsError, request_api_key
-from .runtime import Runtime
+from .openhands import OpenHandsError
+from .runtime import Runtime, client_for
 from .server import build_server
 
 logger = logging.getLogger(__name__)
@@ -53,25 +54,31 @@ class StaticTokens(TokenVerifier):
 
 
 class UserKey:
-    """MCP middleware: calls made for a request carry the caller's own OpenHands key when allowed.
+    """MCP middleware and the client's key provider: calls made for a request carry the caller's
+    own OpenHands key when allowed.
 
     The key lives in a context variable for the duration of that one request, so concurrent
-    requests from different users never see each other's key.
+    requests from different users never see each other's key; follow-up work started by the
+    request copies the context, so it keeps the key too.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._allowed = settings.api_key is None or settings.forward_user_key
+        self._current: ContextVar[str | None] = ContextVar("oh_mcp_user_key", default=None)
+
+    def key(self) -> str | None:
+        return self._current.get()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         request = ctx.request
         key = request.headers.get(USER_KEY_HEADER) if self._allowed and isinstance(request, Request) else None
         if not key:
             return await call_next(ctx)
-        token = request_api_key.set(key.strip())
+        token = self._current.set(key.strip())
         try:
             return await call_next(ctx)
         finally:
-            request_api_key.reset(token)
+            self._current.reset(token)
 
 
 def public_url(settings: Settings) -> str:
@@ -103,8 +110,9 @@ def build_mcp(settings: Settings) -> MCPServer[Runtime]:
         if tokens
         else None
     )
-    rt = Runtime(settings)
-    server = build_server(settings, token_verifier=verifier, auth=auth, middleware=[UserKey(settings)], runtime=rt)
+    user_key = UserKey(settings)
+    rt = Runtime(settings, lambda s: client_for(s, key_provider=user_key.key))
+    server = build_server(settings, token_verifier=verifier, auth=auth, middleware=[user_key], runtime=rt)
     server.custom_route("/health", methods=["GET"])(_health_route(rt))
     return server
 

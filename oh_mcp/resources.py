@@ -9,13 +9,10 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from .openhands import NotFound, OpenHandsError
-from .openhands.errors import InvalidRequest
+from .next_steps import for_model
+from .openhands import InvalidRequest, NotFound, OpenHandsError
+from .records import detail, event_record, sandbox_summary, secrets_of, spec_summary, summary
 from .runtime import Runtime
-from .shaping import event_record
-from .tools.conversations import detail, summary
-from .tools.sandboxes import sandbox_summary
-from .tools.specs import spec_summary
 
 RECENT = 50
 MAX_COMPLETIONS = 20
@@ -38,7 +35,7 @@ class _Guard:
         if isinstance(exc, NotFound | InvalidRequest):
             raise ResourceNotFoundError(f"{self.uri}: {exc.message}") from None
         if isinstance(exc, OpenHandsError):
-            raise ResourceError(f"{self.uri}: {exc.for_model()}") from None
+            raise ResourceError(f"{self.uri}: {for_model(exc)}") from None
 
 
 def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
@@ -85,8 +82,7 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         with _Guard(f"openhands://conversations/{conversation_id}/events"):
             found = await rt.client.get_conversation(conversation_id)
             page = await rt.client.search_events(found.id, limit=50, newest_first=True)
-        key = found.session_api_key
-        secrets = (key.get_secret_value(),) if key else ()
+        secrets = secrets_of(found)
         return _json([event_record(e, secrets).model_dump(exclude_none=True) for e in page.items])
 
     @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK leaves this decorator untyped

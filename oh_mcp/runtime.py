@@ -11,7 +11,6 @@ from anyio.abc import TaskGroup
 
 from .config import Settings
 from .openhands import OpenHandsClient
-from .openhands.titles import TitleKeeper
 
 
 class Runtime:
@@ -25,11 +24,10 @@ class Runtime:
 
     def __init__(self, settings: Settings, client_factory: Callable[[Settings], OpenHandsClient] | None = None) -> None:
         self.settings = settings
-        self._factory = client_factory or _default_client
+        self._factory = client_factory or client_for
         self._client: OpenHandsClient | None = None
         self._users = 0
         self._groups: list[TaskGroup] = []
-        self.titles = TitleKeeper()
 
     @property
     def client(self) -> OpenHandsClient:
@@ -63,5 +61,8 @@ class Runtime:
             self._groups[-1].start_soon(fn, *args)
 
 
-def _default_client(s: Settings) -> OpenHandsClient:
-    return OpenHandsClient(s.openhands_url, api_key=s.api_key, timeout=s.timeout, poll_interval=s.poll_interval)
+def client_for(s: Settings, **overrides: Any) -> OpenHandsClient:
+    """The one place a client is made from settings; `overrides` are OpenHandsClient keywords
+    (a per-request key provider for hosting, event hooks and retries for tests)."""
+    options: dict[str, Any] = {"api_key": s.api_key, "timeout": s.timeout, "poll_interval": s.poll_interval}
+    return OpenHandsClient(s.openhands_url, **(options | overrides))

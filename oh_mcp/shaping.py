@@ -1,32 +1,26 @@
-"""Compact records for the model: event summaries, text windows, cursors and secret redaction.
+"""Shaping text for the model: readable event text, text windows, the output budget with its
+cursors, and secret redaction.
 
-Results carry the fields an assistant acts on, never an upstream payload, and long text is cut
-to the server-wide output budget with a way to read on, never an error.
+Long text is cut to the server-wide output budget with a way to read on, never an error.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import BaseModel, Field
+from typing import Any, TypeVar
 
 from .openhands import Event
 from .openhands.errors import scrub
 
 EVENT_TEXT_LIMIT = 1_500
+# What a record costs in a result beyond its text: its keys, id, time and kind as JSON.
+RECORD_OVERHEAD = 120
 _CURSOR_PREFIX = "ohc:"
 
-
-class EventRecord(BaseModel):
-    id: str
-    time: str | None = Field(default=None, description="When it happened (agent-server local time).")
-    source: str | None = Field(default=None, description="Who produced it: user, agent or environment.")
-    kind: str = Field(description="Event kind, e.g. MessageEvent, ActionEvent, ObservationEvent.")
-    text: str = Field(description="A short readable rendering: message text, action and command, output excerpt.")
-    is_error: bool = False
+T = TypeVar("T")
 
 
 def stamp(moment: datetime) -> str:
@@ -93,18 +87,6 @@ def event_text(event: Event) -> tuple[str, bool]:
     return "", False
 
 
-def event_record(event: Event, secrets: tuple[str, ...], limit: int = EVENT_TEXT_LIMIT) -> EventRecord:
-    text, is_error = event_text(event)
-    return EventRecord(
-        id=event.id,
-        time=event.timestamp,
-        source=event.source,
-        kind=event.kind,
-        text=clip(redact(" ".join(text.split()), secrets), limit),
-        is_error=is_error,
-    )
-
-
 def final_text(event: Event) -> str | None:
     """The agent's answer carried by an event: a finish action's message or an agent message."""
     if event.kind == "ActionEvent":
@@ -115,6 +97,17 @@ def final_text(event: Event) -> str | None:
         message = event.field("llm_message")
         return _content_text(message.get("content") if isinstance(message, dict) else message)
     return None
+
+
+def fits(items: Sequence[T], size: Callable[[T], int], budget: int) -> int:
+    """How many of `items`, from the first, fit in `budget` characters; always at least one, so a
+    page is never empty and a reader always moves on."""
+    used = 0
+    for index, item in enumerate(items):
+        used += size(item) + RECORD_OVERHEAD
+        if index and used > budget:
+            return index
+    return len(items)
 
 
 def encode_cursor(upstream_page_id: str | None, skip: int) -> str | None:

@@ -13,6 +13,7 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.openhands import OpenHandsClient
+from oh_mcp.runtime import client_for
 from tests.fake.server import serve_fake
 from tests.fake.state import FakeOpenHands
 from tests.openapi_contract import OpenAPIContract, contract_event_hooks
@@ -51,14 +52,7 @@ def settings(fake: FakeOpenHands) -> Settings:
 @pytest.fixture
 def client_factory(contract: OpenAPIContract):
     def make(s: Settings) -> OpenHandsClient:
-        return OpenHandsClient(
-            s.openhands_url,
-            api_key=s.api_key,
-            timeout=s.timeout,
-            poll_interval=s.poll_interval,
-            retries=1,
-            event_hooks=contract_event_hooks(contract),
-        )
+        return client_for(s, retries=1, event_hooks=contract_event_hooks(contract))
 
     return make
 

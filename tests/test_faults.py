@@ -13,6 +13,7 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.openhands import OpenHandsClient
+from oh_mcp.runtime import client_for
 from tests.fake.server import free_port, serve_fake
 from tests.fake.state import FakeOpenHands
 from tests.openapi_contract import OpenAPIContract, contract_event_hooks
@@ -29,8 +30,8 @@ async def made(settings: Settings, contract: OpenAPIContract) -> AsyncIterator[t
     clients: list[OpenHandsClient] = []
 
     def factory(s: Settings) -> OpenHandsClient:
-        client = OpenHandsClient(
-            s.openhands_url,
+        client = client_for(
+            s,
             timeout=1.0,
             poll_interval=0.02,
             retries=2,

@@ -1,6 +1,6 @@
 """The OpenHands V1 REST client. Knows nothing of MCP."""
 
-from .client import OpenHandsClient, request_api_key
+from .client import KeyProvider, OpenHandsClient
 from .errors import (
     Archived,
     AuthFailed,
@@ -38,6 +38,7 @@ __all__ = [
     "Event",
     "ExecutionStatus",
     "InvalidRequest",
+    "KeyProvider",
     "NotFound",
     "OpenHandsClient",
     "OpenHandsError",
@@ -56,5 +57,4 @@ __all__ = [
     "StartTaskStatus",
     "Unavailable",
     "WaitTimedOut",
-    "request_api_key",
 ]

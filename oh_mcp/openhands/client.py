@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -52,9 +51,9 @@ W = TypeVar("W")
 V = TypeVar("V")
 
 OnChange = Callable[[W], Awaitable[None]]
-
-# A per-request key (hosted mode: the caller's own OpenHands key) wins over the configured one.
-request_api_key: ContextVar[str | None] = ContextVar("oh_mcp_request_api_key", default=None)
+# Gives the key for the request being made, or None for the configured one: a hosting layer
+# uses it to send each caller's own OpenHands key.
+KeyProvider = Callable[[], str | None]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = "oh-mcp"
@@ -68,6 +67,7 @@ class OpenHandsClient:
         base_url: str = "http://localhost:3000",
         *,
         api_key: str | SecretStr | None = None,
+        key_provider: KeyProvider | None = None,
         timeout: float = 30.0,
         retries: int = 2,
         poll_interval: float = 1.0,
@@ -76,6 +76,7 @@ class OpenHandsClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+        self._key_provider = key_provider
         self.retries = retries
         self.poll_interval = poll_interval
         self._http = httpx.AsyncClient(
@@ -105,7 +106,7 @@ class OpenHandsClient:
     # ---- transport -------------------------------------------------------------------------
 
     def _key(self) -> str | None:
-        override = request_api_key.get()
+        override = self._key_provider() if self._key_provider else None
         if override:
             return override
         return self._api_key.get_secret_value() if self._api_key else None
@@ -181,7 +182,9 @@ class OpenHandsClient:
     async def get_conversation(self, conv_id: str) -> AppConversation:
         found = (await self.get_conversations([conv_id]))[0]
         if found is None:
-            raise NotFound(f"Conversation {conversation_id(conv_id)} not found.", hint=_LIST_CONVERSATIONS)
+            raise NotFound(
+                f"Conversation {conversation_id(conv_id)} not found.", hint="Check the id.", resource="conversation"
+            )
         return found
 
     async def start_conversation(self, request: StartRequest) -> StartTask:
@@ -195,24 +198,14 @@ class OpenHandsClient:
         )
         found = _validate(list[StartTask | None], data, "start task list")[0]
         if found is None:
-            raise NotFound(f"Start task {hex_id} not found.", hint="Use the task_id that start_conversation returned.")
+            raise NotFound(f"Start task {hex_id} not found.", hint="Check the id.", resource="start task")
         return found
 
-    async def update_conversation(
-        self, conv_id: str, *, title: str, current: AppConversation | None = None
-    ) -> AppConversation:
-        """Rename a conversation, on its running agent server first and then on the app server.
-
-        OpenHands 1.11.0 auto-titles once, a few seconds after the first message: it copies the agent
-        server's title over the app's. A title set only on the app would be lost to that copy; set on
-        the agent server too, the copy keeps it (and the agent server never auto-titles over a title).
-        `current` spares a read when the caller has just read the conversation.
-        """
+    async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
+        """Rename a conversation on the app server (titles.rename also keeps it there)."""
         hex_id = conversation_id(conv_id)
-        title = title.strip()
-        await self._set_agent_title(current or await self.get_conversation(hex_id), title)
         data = await self._api(
-            "PATCH", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}", json={"title": title}
+            "PATCH", f"/app-conversations/{hex_id}", what=f"Conversation {hex_id}", json={"title": title.strip()}
         )
         return _validate(AppConversation, data, "conversation")
 
@@ -263,7 +256,7 @@ class OpenHandsClient:
     async def get_sandbox(self, sid: str) -> Sandbox:
         found = (await self.get_sandboxes([sid]))[0]
         if found is None:
-            raise NotFound(f"Sandbox {sid} not found.", hint="list_sandboxes shows the sandboxes that exist.")
+            raise NotFound(f"Sandbox {sid} not found.", hint="Check the id.", resource="sandbox")
         return found
 
     async def create_sandbox(self, spec_id: str | None = None) -> Sandbox:
@@ -289,10 +282,6 @@ class OpenHandsClient:
         data = await self._api("GET", "/sandbox-specs/search", what="sandbox specs", params=params)
         return _validate(Page[SandboxSpec], data, "sandbox spec page")
 
-    async def get_sandbox_specs(self, ids: Iterable[str]) -> list[SandboxSpec | None]:
-        data = await self._api("GET", "/sandbox-specs", what="sandbox specs", params={"id": list(ids)})
-        return _validate(list[SandboxSpec | None], data, "sandbox spec list")
-
     # ---- agent server -----------------------------------------------------------------------
 
     async def get_final_response(self, conversation: AppConversation) -> str | None:
@@ -310,22 +299,19 @@ class OpenHandsClient:
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 
-    async def _set_agent_title(self, conversation: AppConversation, title: str) -> None:
-        """Best effort: a stopped or unreachable agent server does not stop the rename itself."""
+    async def set_agent_title(self, conversation: AppConversation, title: str) -> None:
+        """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
         key = conversation.session_api_key.get_secret_value()
-        try:
-            await self._send(
-                "PATCH",
-                conversation.conversation_url,
-                what=f"the agent server of conversation {conversation.id}",
-                json={"title": title},
-                headers={"X-Session-API-Key": key},
-                secrets=self._secrets(key),
-            )
-        except OpenHandsError as exc:
-            logger.info("title not set on the agent server of %s: %s", conversation.id, exc.message)
+        await self._send(
+            "PATCH",
+            conversation.conversation_url,
+            what=f"the agent server of conversation {conversation.id}",
+            json={"title": title.strip()},
+            headers={"X-Session-API-Key": key},
+            secrets=self._secrets(key),
+        )
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used
@@ -366,7 +352,9 @@ class OpenHandsClient:
         )
         if sandbox.status != SandboxStatus.RUNNING:
             raise Unavailable(
-                f"Sandbox {sid} ended in status {sandbox.status} instead of RUNNING.", hint=_SANDBOX_BROKEN
+                f"Sandbox {sid} ended in status {sandbox.status} instead of RUNNING.",
+                hint="Delete it and start a new one if it stays broken.",
+                resource="sandbox",
             )
         return sandbox
 
@@ -407,10 +395,6 @@ class OpenHandsClient:
             if remaining <= 0:
                 raise WaitTimedOut("The wait ran out of time.", last=item)
             await anyio.sleep(min(self.poll_interval, remaining))
-
-
-_LIST_CONVERSATIONS = "Check the id; list_conversations shows the conversations that exist."
-_SANDBOX_BROKEN = "Check it with get_sandbox; delete it and start a new one if it stays broken."
 
 
 def _params(**values: Any) -> dict[str, Any]:

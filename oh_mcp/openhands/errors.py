@@ -4,7 +4,8 @@ Every failure the client can meet becomes one of these, built in exactly one pla
 (`error_from_response` for HTTP answers, `error_from_transport` for network failures), so
 callers never read status codes or catch httpx exceptions themselves.
 
-* OpenHandsError              base: `status`, `message` (what happened), `hint` (what to do next)
+* OpenHandsError              base: `status`, `message` (what happened), `hint` (what to do next, in
+                              OpenHands' words), `resource` (conversation, sandbox, start task …)
   x NotFound                  404, or a batch GET answered `null` for the id
   x SandboxNotRunning         409: the sandbox is PAUSED/STARTING; carries `sandbox_status`
   x Archived                  410: the conversation's sandbox is MISSING (archived)
@@ -33,10 +34,13 @@ class OpenHandsError(Exception):
     status: int | None = None
     default_hint = ""
 
-    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, status: int | None = None, resource: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = self.default_hint if hint is None else hint
+        self.resource = resource
         if status is not None:
             self.status = status
 
@@ -54,21 +58,23 @@ class NotFound(OpenHandsError):
 
 class SandboxNotRunning(OpenHandsError):
     status = 409
-    default_hint = "Resume it with resume_sandbox, or call send_message with auto_resume=true."
+    default_hint = "It must be RUNNING for this."
 
-    def __init__(self, message: str, *, sandbox_status: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self, message: str, *, sandbox_status: str | None = None, hint: str | None = None, resource: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint, resource=resource)
         self.sandbox_status = sandbox_status
 
 
 class Archived(OpenHandsError):
     status = 410
-    default_hint = "Its sandbox is gone, so it can no longer run; start a new conversation with start_conversation."
+    default_hint = "Its sandbox is gone, so it can no longer run."
 
 
 class Unavailable(OpenHandsError):
     status = 503
-    default_hint = "The sandbox or its agent server is not answering; check it with get_sandbox, then try again."
+    default_hint = "The sandbox or its agent server is not answering; try again once the sandbox is RUNNING."
 
 
 class AuthFailed(OpenHandsError):
@@ -81,9 +87,15 @@ class InvalidRequest(OpenHandsError):
     default_hint = "Correct the arguments and call again."
 
     def __init__(
-        self, message: str, *, field_errors: list[str] | None = None, hint: str | None = None, status: int = 422
+        self,
+        message: str,
+        *,
+        field_errors: list[str] | None = None,
+        hint: str | None = None,
+        status: int = 422,
+        resource: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, status=status)
+        super().__init__(message, hint=hint, status=status, resource=resource)
         self.field_errors = field_errors or []
 
 
@@ -220,7 +232,7 @@ def error_from_transport(exc: httpx.TransportError, what: str, *, write: bool) -
             return RequestTimeout(
                 f"OpenHands did not answer in time for {what}; the change may or may not have been applied.",
                 sent=True,
-                hint="Do not repeat it blindly: check the current state first (e.g. get_conversation or the events).",
+                hint="Do not repeat it blindly: check the current state first.",
             )
         return RequestTimeout(f"OpenHands did not answer in time for {what}.", sent=False, hint="Try again.")
     if write:

@@ -64,7 +64,8 @@ def conversation_id(value: str) -> str:
     except (ValueError, AttributeError):
         raise InvalidRequest(
             f"{value!r} is not a conversation id.",
-            hint="Conversation ids are 32 hex characters (dashes allowed); list_conversations shows them.",
+            hint="Conversation ids are 32 hex characters (dashes allowed).",
+            resource="conversation",
         ) from None
 
 
@@ -73,7 +74,8 @@ def sandbox_id(value: str) -> str:
     if not _SANDBOX_ID.match(value):
         raise InvalidRequest(
             f"{value[:80]!r} is not a sandbox id.",
-            hint="Sandbox ids are letters, digits, '.', '_' or '-'; list_sandboxes shows them.",
+            hint="Sandbox ids are letters, digits, '.', '_' or '-'.",
+            resource="sandbox",
         )
     return value
 
@@ -226,7 +228,6 @@ class StartRequest(Model):
     selected_branch: str | None = None
     git_provider: str | None = None
     llm_model: str | None = None
-    title: str | None = None
 
     def body(self) -> dict[str, Any]:
         # initial_message.run defaults to false upstream: without run=true the agent never starts.
@@ -238,7 +239,7 @@ class StartRequest(Model):
             }
         }
         optional = self.model_dump(
-            include={"sandbox_id", "selected_repository", "selected_branch", "git_provider", "llm_model", "title"},
+            include={"sandbox_id", "selected_repository", "selected_branch", "git_provider", "llm_model"},
             exclude_none=True,
         )
         return body | optional

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..openhands import (
     AppConversation,
@@ -19,9 +19,35 @@ from ..openhands import (
     StartTaskStatus,
     Unavailable,
     WaitTimedOut,
+    titles,
 )
-from ..shaping import EventRecord, decode_cursor, encode_cursor, event_record, final_text, redact, stamp, window
-from .params import ConversationId, EventKind, GitProvider, Limit, Message, PageId, TaskId, Title, WaitSeconds
+from ..records import (
+    AgentState,
+    ConversationDetail,
+    ConversationList,
+    Deleted,
+    EventList,
+    MessageSent,
+    Renamed,
+    StartResult,
+    detail,
+    event_record,
+    secrets_of,
+    summary,
+)
+from ..shaping import decode_cursor, encode_cursor, final_text, fits, redact, window
+from .params import (
+    DEFAULT_WAIT,
+    ConversationId,
+    EventKind,
+    GitProvider,
+    Limit,
+    Message,
+    PageId,
+    TaskId,
+    Title,
+    WaitSeconds,
+)
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
 
@@ -34,126 +60,6 @@ conversations = Toolset(
         "get_conversation_events to see what the agent did."
     ),
 )
-
-DEFAULT_WAIT = 45.0
-
-
-class ConversationSummary(BaseModel):
-    id: str
-    title: str | None = None
-    sandbox_id: str
-    sandbox_status: str = Field(description="STARTING, RUNNING, PAUSED, ERROR or MISSING (archived).")
-    execution_status: str | None = Field(
-        default=None,
-        description="Agent status (idle, running, finished, paused, error, stuck, waiting_for_confirmation); "
-        "null while the sandbox is not RUNNING.",
-    )
-    repository: str | None = None
-    branch: str | None = None
-    updated_at: str
-
-
-class TokenTotals(BaseModel):
-    prompt: int
-    completion: int
-    cache_read: int | None = None
-    reasoning: int | None = None
-
-
-class ConversationDetail(ConversationSummary):
-    git_provider: str | None = None
-    llm_model: str | None = None
-    cost_usd: float | None = Field(default=None, description="Accumulated LLM cost in US dollars.")
-    tokens: TokenTotals | None = None
-    pr_numbers: list[int] | None = None
-    parent_conversation_id: str | None = None
-    created_at: str
-
-
-class ConversationList(BaseModel):
-    items: list[ConversationSummary]
-    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
-
-
-class StartResult(BaseModel):
-    status: str = Field(description="READY when the agent is running; otherwise the start task's current status.")
-    conversation_id: str | None = None
-    task_id: str
-    sandbox_id: str | None = None
-    detail: str | None = None
-    next_step: str
-
-
-class MessageSent(BaseModel):
-    delivered: bool
-    conversation_id: str
-    resumed_sandbox: bool = Field(description="True when a paused sandbox was resumed to deliver the message.")
-    sandbox_status: str | None = None
-    next_step: str
-
-
-class AgentState(BaseModel):
-    conversation_id: str
-    execution_status: str | None = None
-    sandbox_status: str
-    settled: bool = Field(description="True when the agent is no longer running.")
-    final_response: str | None = Field(default=None, description="The agent's latest answer, windowed to the budget.")
-    next_response_offset: int | None = Field(default=None, description="Pass as response_offset to read on.")
-    next_step: str
-
-
-class EventList(BaseModel):
-    conversation_id: str
-    events: list[EventRecord]
-    next_page_id: str | None = None
-    truncated: bool = Field(description="True when the output budget cut this page short; next_page_id reads on.")
-
-
-class Renamed(BaseModel):
-    id: str
-    title: str | None = None
-
-
-class Deleted(BaseModel):
-    deleted: bool
-    id: str
-
-
-def summary(c: AppConversation) -> ConversationSummary:
-    return ConversationSummary(
-        id=c.id,
-        title=c.title,
-        sandbox_id=c.sandbox_id,
-        sandbox_status=str(c.sandbox_status),
-        execution_status=None if c.execution_status is None else str(c.execution_status),
-        repository=c.selected_repository,
-        branch=c.selected_branch,
-        updated_at=stamp(c.updated_at),
-    )
-
-
-def detail(c: AppConversation) -> ConversationDetail:
-    usage = c.metrics.accumulated_token_usage if c.metrics else None
-    tokens = (
-        TokenTotals(
-            prompt=usage.prompt_tokens,
-            completion=usage.completion_tokens,
-            cache_read=usage.cache_read_tokens or None,
-            reasoning=usage.reasoning_tokens or None,
-        )
-        if usage
-        else None
-    )
-    return ConversationDetail(
-        **summary(c).model_dump(),
-        git_provider=c.git_provider,
-        llm_model=c.llm_model,
-        cost_usd=c.metrics.accumulated_cost if c.metrics else None,
-        tokens=tokens,
-        pr_numbers=c.pr_number or None,
-        parent_conversation_id=c.parent_conversation_id,
-        created_at=stamp(c.created_at),
-    )
 
 
 @conversations.tool(title="List conversations", read_only=True, destructive=False, idempotent=True)
@@ -179,7 +85,9 @@ async def get_conversation(ctx: Ctx, conversation_id: ConversationId) -> Convers
     return detail(await runtime(ctx).client.get_conversation(conversation_id))
 
 
-@conversations.tool(title="Start conversation", read_only=False, destructive=False, idempotent=False)
+@conversations.tool(
+    title="Start conversation", read_only=False, destructive=False, idempotent=False, wait="timeout_seconds"
+)
 async def start_conversation(
     ctx: Ctx,
     message: Message,
@@ -217,17 +125,8 @@ async def start_conversation(
         return _start_result(last, title_pending=title is not None)
     if title and task.app_conversation_id:
         # The start request's title is ignored upstream; a rename is the way to set it.
-        await _rename(ctx, task.app_conversation_id, title)
+        await titles.rename(client, task.app_conversation_id, title, spawn=runtime(ctx).spawn)
     return _start_result(task, title_pending=False)
-
-
-async def _rename(ctx: Ctx, conv_id: str, title: str) -> AppConversation:
-    """Rename, then hold the title for a while: OpenHands may put the old one back (see titles.py)."""
-    rt = runtime(ctx)
-    before = await rt.client.get_conversation(conv_id)
-    renamed = await rt.client.update_conversation(conv_id, title=title, current=before)
-    rt.spawn(rt.titles.hold, rt.client, before.id, renamed.title or title, before.title)
-    return renamed
 
 
 def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
@@ -256,7 +155,7 @@ async def get_start_task(ctx: Ctx, task_id: TaskId) -> StartResult:
     return _start_result(await runtime(ctx).client.get_start_task(task_id), title_pending=False)
 
 
-@conversations.tool(title="Send message", read_only=False, destructive=False, idempotent=False)
+@conversations.tool(title="Send message", read_only=False, destructive=False, idempotent=False, wait="timeout_seconds")
 async def send_message(
     ctx: Ctx,
     conversation_id: ConversationId,
@@ -319,7 +218,7 @@ async def _make_running(
     return status != SandboxStatus.STARTING
 
 
-@conversations.tool(title="Wait for agent", read_only=True, destructive=False, idempotent=True)
+@conversations.tool(title="Wait for agent", read_only=True, destructive=False, idempotent=True, wait="timeout_seconds")
 async def wait_for_agent(
     ctx: Ctx,
     conversation_id: ConversationId,
@@ -340,7 +239,7 @@ async def wait_for_agent(
             raise
         conversation, settled = exc.last, False
     response = await _final_response(rt.client, conversation) if settled else None
-    secrets = _secrets(conversation)
+    secrets = secrets_of(conversation)
     chunk, next_offset = (
         window(redact(response, secrets), response_offset, rt.settings.output_budget) if response else (None, None)
     )
@@ -363,11 +262,6 @@ def _agent_step(conversation: AppConversation, settled: bool, next_offset: int |
     if conversation.execution_status == ExecutionStatus.WAITING_FOR_CONFIRMATION:
         return "The agent waits for confirmation of an action; read get_conversation_events, then send_message."
     return "Reply with send_message, or read the steps with get_conversation_events."
-
-
-def _secrets(conversation: AppConversation) -> tuple[str, ...]:
-    key = conversation.session_api_key
-    return (key.get_secret_value(),) if key else ()
 
 
 async def _final_response(client: OpenHandsClient, conversation: AppConversation) -> str | None:
@@ -407,20 +301,11 @@ async def get_conversation_events(
     page = await rt.client.search_events(
         conversation.id, limit=limit, kind=kind, newest_first=newest_first, page_id=upstream_page
     )
-    records: list[EventRecord] = []
-    used = 0
-    secrets = _secrets(conversation)
-    for index, event in enumerate(page.items[skip:], start=skip):
-        record = event_record(event, secrets)
-        used += len(record.text) + 120
-        if records and used > rt.settings.output_budget:
-            return EventList(
-                conversation_id=conversation.id,
-                events=records,
-                next_page_id=encode_cursor(upstream_page, index),
-                truncated=True,
-            )
-        records.append(record)
+    records = [event_record(event, secrets_of(conversation)) for event in page.items[skip:]]
+    taken = fits(records, lambda r: len(r.text), rt.settings.output_budget)
+    if taken < len(records):
+        cursor = encode_cursor(upstream_page, skip + taken)
+        return EventList(conversation_id=conversation.id, events=records[:taken], next_page_id=cursor, truncated=True)
     return EventList(conversation_id=conversation.id, events=records, next_page_id=page.next_page_id, truncated=False)
 
 
@@ -431,7 +316,8 @@ async def update_conversation(
     title: Title,
 ) -> Renamed:
     """Rename a conversation; returns its id and new title."""
-    updated = await _rename(ctx, conversation_id, title)
+    rt = runtime(ctx)
+    updated = await titles.rename(rt.client, conversation_id, title, spawn=rt.spawn)
     return Renamed(id=updated.id, title=updated.title)
 
 

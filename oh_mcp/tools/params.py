@@ -46,6 +46,7 @@ WaitSeconds = Annotated[
         description="Stay under the client's timeout (often 60).",
     ),
 ]
+DEFAULT_WAIT = 45.0  # seconds: returns before the common 60 s client timeout
 Message = Annotated[str, Field(min_length=1, max_length=100_000)]
 # OpenHands' ProviderType: anything else gets a 422 upstream, so it is refused here first.
 GitProvider = Literal[

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ..openhands import OpenHandsClient, Sandbox, WaitTimedOut
-from ..shaping import stamp
-from .params import Limit, PageId, SandboxId, WaitSeconds
+from ..openhands import OpenHandsClient, Sandbox, SandboxStatus, WaitTimedOut
+from ..records import Deleted, SandboxList, SandboxState, SandboxSummary, sandbox_summary
+from .params import DEFAULT_WAIT, Limit, PageId, SandboxId, WaitSeconds
 from .progress import Progress
 from .toolset import Ctx, Toolset, runtime
 
@@ -20,46 +20,6 @@ sandboxes = Toolset(
         "(send_message does that by itself). Pause idle sandboxes to free resources."
     ),
 )
-
-DEFAULT_WAIT = 45.0
-
-
-class SandboxSummary(BaseModel):
-    id: str
-    status: str = Field(description="STARTING, RUNNING, PAUSED, ERROR or MISSING.")
-    spec: str = Field(description="Sandbox spec id, as listed by list_sandbox_specs.")
-    created_at: str
-    urls: list[str] = Field(
-        default=[], description="Names of the URLs the sandbox exposes (e.g. AGENT_SERVER, VSCODE)."
-    )
-
-
-class SandboxList(BaseModel):
-    items: list[SandboxSummary]
-    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
-
-
-class SandboxState(BaseModel):
-    sandbox_id: str
-    status: str
-    ready: bool = Field(description="True when the sandbox is RUNNING.")
-    next_step: str
-
-
-class SandboxDeleted(BaseModel):
-    deleted: bool
-    id: str
-
-
-def sandbox_summary(s: Sandbox) -> SandboxSummary:
-    # Only the names: exposed URLs can carry the sandbox's token (e.g. VS Code's ?tkn=).
-    return SandboxSummary(
-        id=s.id,
-        status=str(s.status),
-        spec=s.sandbox_spec_id,
-        created_at=stamp(s.created_at),
-        urls=[u.name for u in s.exposed_urls or []],
-    )
 
 
 @sandboxes.tool(title="List sandboxes", read_only=True, destructive=False, idempotent=True)
@@ -75,7 +35,7 @@ async def get_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxSummary:
     return sandbox_summary(await runtime(ctx).client.get_sandbox(sandbox_id))
 
 
-@sandboxes.tool(title="Start sandbox", read_only=False, destructive=False, idempotent=False)
+@sandboxes.tool(title="Start sandbox", read_only=False, destructive=False, idempotent=False, wait="timeout_seconds")
 async def start_sandbox(
     ctx: Ctx,
     sandbox_spec_id: Annotated[
@@ -105,7 +65,7 @@ async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
     )
 
 
-@sandboxes.tool(title="Resume sandbox", read_only=False, destructive=False, idempotent=True)
+@sandboxes.tool(title="Resume sandbox", read_only=False, destructive=False, idempotent=True, wait="timeout_seconds")
 async def resume_sandbox(
     ctx: Ctx,
     sandbox_id: SandboxId,
@@ -131,14 +91,14 @@ async def _settle(ctx: Ctx, client: OpenHandsClient, sandbox_id: str, wait: bool
             if not isinstance(exc.last, Sandbox):
                 raise
             sandbox = exc.last
-    ready = str(sandbox.status) == "RUNNING"
+    ready = sandbox.status == SandboxStatus.RUNNING
     step = "Ready." if ready else f"Not running yet: call get_sandbox {sandbox.id} again in a few seconds."
     return SandboxState(sandbox_id=sandbox.id, status=str(sandbox.status), ready=ready, next_step=step)
 
 
 @sandboxes.tool(title="Delete sandbox", read_only=False, destructive=True, idempotent=True)
-async def delete_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxDeleted:
+async def delete_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> Deleted:
     """Delete a sandbox and its files for good; its conversations become archived. pause_sandbox only frees
     resources."""
     await runtime(ctx).client.delete_sandbox(sandbox_id)
-    return SandboxDeleted(deleted=True, id=sandbox_id)
+    return Deleted(deleted=True, id=sandbox_id)

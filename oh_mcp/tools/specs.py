@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
-from ..openhands import SandboxSpec
+from ..records import SpecList, spec_summary
 from .params import Limit, PageId
 from .toolset import Ctx, Toolset, runtime
 
@@ -13,27 +11,6 @@ specs = Toolset(
     "Read the sandbox specs (templates) sandboxes start from.",
     instructions="list_sandbox_specs shows which sandbox_spec_id start_sandbox accepts.",
 )
-
-
-class SpecSummary(BaseModel):
-    id: str = Field(description="Spec id (an image name); pass it to start_sandbox as sandbox_spec_id.")
-    command: str | None = None
-    working_dir: str | None = None
-    env_names: list[str] = Field(default=[], description="Names of the environment variables it sets.")
-
-
-class SpecList(BaseModel):
-    items: list[SpecSummary]
-    next_page_id: str | None = Field(default=None, description="Pass as page_id for the next page; absent at the end.")
-
-
-def spec_summary(s: SandboxSpec) -> SpecSummary:
-    return SpecSummary(
-        id=s.id,
-        command=" ".join(s.command) if s.command else None,
-        working_dir=s.working_dir,
-        env_names=sorted(s.initial_env),
-    )
 
 
 @specs.tool(title="List sandbox specs", read_only=True, destructive=False, idempotent=True)

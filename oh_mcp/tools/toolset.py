@@ -1,12 +1,14 @@
 """Toolsets as data: each tool is recorded once with its title and annotations.
 
-The wrapper made here is the one place where client errors become `ToolError`s, and where an
-unexpected bug is logged with its traceback but reported without internals.
+The wrapper made here is the one place where client errors become `ToolError`s (worded by
+`next_steps`), where a call's time limit is set, and where an unexpected bug is logged with its
+traceback but reported without internals.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,13 +20,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from ..next_steps import for_model
 from ..openhands import OpenHandsError
 from ..runtime import Runtime
 
 logger = logging.getLogger("oh_mcp.tools")
 
 P = ParamSpec("P")
-R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 Ctx = Context[Runtime, Any]
 
@@ -44,7 +47,7 @@ def as_result(model: BaseModel) -> CallToolResult:
 class ToolSpec:
     name: str
     title: str
-    fn: Callable[..., Awaitable[Any]]
+    fn: Callable[..., Awaitable[CallToolResult]]
     toolset: str
     read_only: bool
     annotations: ToolAnnotations
@@ -67,11 +70,22 @@ class Toolset:
     tools: list[ToolSpec] = field(default_factory=list)
 
     def tool(
-        self, *, title: str, read_only: bool, destructive: bool, idempotent: bool, open_world: bool = True
-    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-        """Record a tool with every annotation stated explicitly."""
+        self,
+        *,
+        title: str,
+        read_only: bool,
+        destructive: bool,
+        idempotent: bool,
+        open_world: bool = True,
+        wait: str | None = None,
+    ) -> Callable[[Callable[P, Awaitable[M]]], Callable[P, Awaitable[M]]]:
+        """Record a tool with every annotation stated explicitly. `wait` names the argument that
+        holds the call's own wait in seconds, which its time limit then allows for."""
 
-        def decorator(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        def decorator(fn: Callable[P, Awaitable[M]]) -> Callable[P, Awaitable[M]]:
+            params = inspect.signature(fn).parameters
+            if "ctx" not in params or (wait is not None and wait not in params):
+                raise TypeError(f"tool {fn.__name__} needs a ctx argument and its wait argument {wait!r}")
             # The title travels once, on the tool itself, not again inside the annotations.
             annotations = ToolAnnotations(
                 read_only_hint=read_only,
@@ -79,31 +93,31 @@ class Toolset:
                 idempotent_hint=idempotent,
                 open_world_hint=open_world,
             )
-            wrapped = _translate_errors(fn)
-            self.tools.append(ToolSpec(fn.__name__, title, wrapped, self.name, read_only, annotations))
-            return wrapped
+            served = _served(fn, wait, params[wait].default if wait else None)
+            self.tools.append(ToolSpec(fn.__name__, title, served, self.name, read_only, annotations))
+            return fn
 
         return decorator
 
 
-def _budget(kwargs: dict[str, Any]) -> float:
-    """The whole call's time limit: its own wait plus room for the requests around it."""
-    ctx = kwargs.get("ctx")
-    wait = kwargs.get("timeout_seconds")
-    extra = float(wait) if isinstance(wait, int | float) else 0.0
-    if isinstance(ctx, Context):
-        return extra + runtime(ctx).settings.call_budget
-    return extra + 95.0
+def _served(
+    fn: Callable[P, Awaitable[M]], wait: str | None, default_wait: Any
+) -> Callable[P, Awaitable[CallToolResult]]:
+    """The tool as the server calls it: bounded in time, its errors worded for the model, its
+    record rendered compactly."""
 
-
-def _translate_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    # functools.wraps keeps __wrapped__, which the SDK follows to build the input schema.
+    # functools.wraps keeps __wrapped__, which the SDK follows to build the input and output schemas.
     @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        budget = _budget(kwargs)
+    async def serve(*args: P.args, **kwargs: P.kwargs) -> CallToolResult:
+        # The whole call's time limit: its own wait plus room for the requests around it.
+        own_wait = kwargs.get(wait, default_wait) if wait else 0.0
+        assert isinstance(own_wait, int | float), "the wait argument is a number of seconds"
+        ctx = kwargs["ctx"]
+        assert isinstance(ctx, Context), "registration checked that every tool takes ctx"
+        budget = float(own_wait) + runtime(ctx).settings.call_budget
         try:
             with anyio.fail_after(budget):
-                result = await fn(*args, **kwargs)
+                return as_result(await fn(*args, **kwargs))
         except ToolError:
             raise
         except TimeoutError:
@@ -113,14 +127,12 @@ def _translate_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]
                 "current state before calling it again."
             ) from None
         except OpenHandsError as exc:
-            raise ToolError(exc.for_model()) from None
+            raise ToolError(for_model(exc)) from None
         except Exception:
             logger.exception("tool %s failed unexpectedly", fn.__name__)
             raise ToolError(
                 f"{fn.__name__} failed because of an internal error in oh-mcp; "
                 "the details are in the server log. Try again, or use another tool to check the state."
             ) from None
-        # The schema comes from fn's annotation; the wire gets the compact rendering.
-        return as_result(result) if isinstance(result, BaseModel) else result  # type: ignore[return-value]
 
-    return wrapper
+    return serve

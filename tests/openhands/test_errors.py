@@ -48,12 +48,12 @@ def test_the_three_body_shapes_are_normalised() -> None:
     assert "agent server exploded" in other.for_model()
 
 
-def test_a_409_carries_the_sandbox_status_and_says_what_to_do() -> None:
+def test_a_409_carries_the_sandbox_status_as_a_fact() -> None:
     body = {"detail": "Sandbox is PAUSED. Use POST /api/v1/sandboxes/s1/resume to resume it first."}
     error = e.error_from_response(_response(409, body), "Conversation c1")
     assert isinstance(error, e.SandboxNotRunning)
     assert error.sandbox_status == "PAUSED"
-    assert "resume_sandbox" in error.for_model() or "auto_resume" in error.for_model()
+    assert error.for_model() == "Conversation c1: its sandbox is PAUSED (HTTP 409). It must be RUNNING for this."
 
 
 def test_retry_after_is_read_from_a_429() -> None:
