@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .openhands import Event
-from .openhands.errors import scrub
+from .openhands.redaction import scrub_known
 
 EVENT_TEXT_LIMIT = 1_500
 _CURSOR_PREFIX = "ohc:"
@@ -35,7 +35,8 @@ def stamp(moment: datetime) -> str:
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    return scrub(text, secrets, limit=None)
+    """Known secrets (these and every other the process knows) and credential shapes; nothing else."""
+    return scrub_known(text, secrets)
 
 
 def clip(text: str, limit: int) -> str:
