@@ -13,6 +13,8 @@ from mcp.server.context import ServerMiddleware
 from . import __version__
 from .config import Settings
 from .openhands import OpenHandsClient
+from .openhands.redaction import install_log_redaction
+from .outbound import ScrubOutbound
 from .prompts import register_prompts
 from .resources import register_resources
 from .runtime import Runtime
@@ -84,6 +86,8 @@ def build_server(
             spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
         _compact_tool_schemas(server, spec.name)
+    server.middleware.append(ScrubOutbound())
+    install_log_redaction()
     register_resources(server, rt)
     register_prompts(server)
     return server
