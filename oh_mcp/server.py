@@ -21,6 +21,7 @@ from .runtime import Runtime
 from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
 from .tools import TOOLSETS
+from .tools.arguments import ArgumentErrors
 
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
@@ -86,7 +87,8 @@ def build_server(
             spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
         _compact_tool_schemas(server, spec.name)
-    server.middleware.append(ScrubOutbound())
+    # Outermost first: the scrub sees every answer, a refusal of bad arguments included.
+    server.middleware.extend([ScrubOutbound(), ArgumentErrors(server)])
     install_log_redaction()
     register_resources(server, rt)
     register_prompts(server)
