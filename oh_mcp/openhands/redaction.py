@@ -46,13 +46,17 @@ def _tail_if_random(match: re.Match[str]) -> str:
 
 _START = r"(?<![A-Za-z0-9_-])"  # a token starts at a word edge, so "task-list" never holds "sk-…"
 _END = r"(?![A-Za-z0-9_-])"
-# No quote or backslash in any value: masking must never cut through a JSON string's escapes.
-_SHAPES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
+# Each shape: lower-case needles one of which must be in the text (a cheap test that spares most
+# texts the regex), the pattern, and its replacement. No quote or backslash in any value: masking
+# must never cut through a JSON string's escapes.
+_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str], Replacement], ...] = (
     (
+        ("private key-----",),
         re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[A-Za-z0-9+/=\s\\:,.-]+?(?=-----END [A-Z ]*PRIVATE KEY-----)"),
         _tail,
     ),
     (
+        ("authorization",),
         re.compile(
             r"(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)([A-Za-z0-9._~+/-]{8,}=*)",
             re.IGNORECASE,
@@ -60,6 +64,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
         _tail_if_random,
     ),
     (
+        ("?", "&"),
         re.compile(
             r"([?&](?:session_api_key|api_key|apikey|api-key|access_token|refresh_token|id_token|auth_token|token|"
             r"tkn|client_secret|secret|password|x-amz-signature|x-amz-security-token|x-amz-credential|sig)=)"
@@ -70,31 +75,39 @@ _SHAPES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     ),
     # A password in a URL (postgres://user:pw@host); never a template such as {password} or ${PW}.
     (
+        ("://",),
         re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@\"'\\{}$<>]+:)([^/\s@\"'\\{}$<>%()]+)(?=@)", re.IGNORECASE),
         _tail_if_random,
     ),
-    (re.compile(_START + r"sk-[A-Za-z0-9_-]{20,}" + _END), _whole),
-    (re.compile(_START + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})" + _END), _whole),
-    (re.compile(_START + r"(?:glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,})" + _END), _whole),
+    (("sk-",), re.compile(_START + r"sk-[A-Za-z0-9_-]{20,}" + _END), _whole),
+    (
+        ("ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_"),
+        re.compile(_START + r"(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})" + _END),
+        _whole,
+    ),
+    (("glpat-",), re.compile(_START + r"glpat-[A-Za-z0-9_-]{20,}" + _END), _whole),
+    (("xox",), re.compile(_START + r"xox[abprs]-[A-Za-z0-9-]{10,}" + _END), _whole),
     # These prefixes never start a word, so the form alone is enough.
-    (re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), MASK),
-    (re.compile(_START + r"AIza[0-9A-Za-z_-]{35}" + _END), MASK),
-    (re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*" + _END), MASK),
+    (("akia", "asia"), re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), MASK),
+    (("aiza",), re.compile(_START + r"AIza[0-9A-Za-z_-]{35}" + _END), MASK),
+    (("eyj",), re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*" + _END), MASK),
 )
 
 
 def mask_shapes(text: str) -> str:
     """Mask what is a credential by its form alone."""
-    for pattern, replace in _SHAPES:
-        text = pattern.sub(replace, text)
+    lowered = text.lower()
+    for needles, pattern, replace in _SHAPES:
+        if any(needle in lowered for needle in needles):
+            text = pattern.sub(replace, text)
     return text
 
 
 def mask_values(text: str, secrets: Iterable[str]) -> str:
     """Mask every occurrence of each secret, even inside a longer word or overlapping another one."""
     spans: list[tuple[int, int]] = []
-    for secret in set(secrets):
-        if not secret:
+    for secret in secrets:
+        if not secret or secret not in text:  # the common case, answered in C
             continue
         start = text.find(secret)
         while start != -1:
@@ -129,7 +142,7 @@ class KnownSecrets:
     """Every secret value this process has been given: configured keys (kept for good) and the
     most recent per-user and sandbox keys (bounded, so a long-lived hosted server stays small)."""
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
         self._pinned: set[str] = set()
         self._recent: OrderedDict[str, None] = OrderedDict()
