@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
 from .openhands import OpenHandsError, request_api_key
+from .openhands.redaction import known
 from .runtime import Runtime
 from .server import build_server
 
@@ -67,6 +68,7 @@ class UserKey:
         key = request.headers.get(USER_KEY_HEADER) if self._allowed and isinstance(request, Request) else None
         if not key:
             return await call_next(ctx)
+        known.add(key.strip())  # masked from the moment it is given, whether or not a call uses it
         token = request_api_key.set(key.strip())
         try:
             return await call_next(ctx)
