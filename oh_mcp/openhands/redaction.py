@@ -153,13 +153,14 @@ class KnownSecrets:
         if not value:
             return
         with self._lock:
-            if value in self._pinned or (not pin and value in self._recent):
-                if not pin:
-                    self._recent.move_to_end(value)
+            if value in self._pinned:
                 return
             if pin:
                 self._pinned.add(value)
                 self._recent.pop(value, None)
+            elif value in self._recent:
+                self._recent.move_to_end(value)
+                return
             else:
                 self._recent[value] = None
                 if len(self._recent) > self._capacity:
@@ -168,12 +169,6 @@ class KnownSecrets:
 
     def values(self) -> tuple[str, ...]:
         return self._snapshot
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pinned.clear()
-            self._recent.clear()
-            self._snapshot = ()
 
 
 known = KnownSecrets()

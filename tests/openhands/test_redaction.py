@@ -186,6 +186,11 @@ def test_known_secrets_keep_configured_keys_and_the_most_recent_others() -> None
     keys.add("user-2")
     keys.add("user-4")
     assert sorted(keys.values()) == ["configured-key", "user-2", "user-4"]
+    keys.add("configured-key")  # the same key sent again as a per-user key stays configured
+    keys.add("user-4", pin=True)
+    keys.add("user-5")
+    keys.add("user-6")
+    assert sorted(keys.values()) == ["configured-key", "user-4", "user-5", "user-6"]
 
 
 def test_log_records_from_any_logger_are_scrubbed_of_known_keys_and_credentials() -> None:
