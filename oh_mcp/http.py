@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
 from .openhands import OpenHandsError
+from .openhands.redaction import known
 from .runtime import Runtime, client_for
 from .server import build_server
 
@@ -74,6 +75,7 @@ class UserKey:
         key = request.headers.get(USER_KEY_HEADER) if self._allowed and isinstance(request, Request) else None
         if not key:
             return await call_next(ctx)
+        known.add(key.strip())  # masked from the moment it is given, whether or not a call uses it
         token = self._current.set(key.strip())
         try:
             return await call_next(ctx)

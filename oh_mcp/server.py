@@ -13,12 +13,15 @@ from mcp.server.context import ServerMiddleware
 from . import __version__
 from .config import Settings
 from .openhands import OpenHandsClient
+from .openhands.redaction import install_log_redaction
+from .outbound import ScrubOutbound
 from .prompts import register_prompts
 from .resources import register_resources
 from .runtime import Runtime
 from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
 from .tools import TOOLSETS
+from .tools.arguments import ArgumentErrors
 
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
@@ -84,6 +87,9 @@ def build_server(
             spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
         )
         _compact_tool_schemas(server, spec.name)
+    # Outermost first: the scrub sees every answer, a refusal of bad arguments included.
+    server.middleware.extend([ScrubOutbound(), ArgumentErrors(server)])
+    install_log_redaction()
     register_resources(server, rt)
     register_prompts(server)
     return server

@@ -16,9 +16,10 @@ from mcp import Client, MCPError
 from mcp.types import CallToolResult
 
 from oh_mcp import Settings, build_server
+from oh_mcp.tools.params import EVENT_KINDS
 from tests.fake.state import FakeOpenHands
 from tests.stdio_raw import INITIALIZE, exchange
-from tests.test_http import hosted
+from tests.test_http import connect, hosted
 from tests.test_stdio import server_env
 
 pytestmark = pytest.mark.anyio
@@ -126,6 +127,7 @@ def test_any_arguments_give_a_clean_error_or_a_correct_call(
     result = anyio.run(_call, settings_, client_factory, tool, args)
     text = " ".join(getattr(c, "text", "") for c in result.content)
     assert "Traceback" not in text and "internal error" not in text, text
+    assert "validation error" not in text and "pydantic.dev" not in text and "Arguments" not in text, text
     if not result.is_error:
         assert result.structured_content is not None
     for method, path, _query in fake.requests:
@@ -206,4 +208,90 @@ def test_stdio_answers_survive_a_tool_call_with_wrong_types(fake: FakeOpenHands)
         "params": {"name": "list_sandboxes", "arguments": {"limit": "many"}},
     }
     answers = exchange([sys.executable, "-m", "oh_mcp"], [*INITIALIZE, call], server_env(fake))
-    assert answers[2]["result"]["isError"] is True and "limit" in answers[2]["result"]["content"][0]["text"]
+    assert answers[2]["result"]["isError"] is True
+    assert answers[2]["result"]["content"][0]["text"] == (
+        'Error executing tool list_sandboxes: limit must be a whole number (got "many").'
+    )
+
+
+HEX = "0123456789abcdef0123456789abcdef"
+PROVIDERS = '"github", "gitlab", "bitbucket", "bitbucket_data_center", "forgejo", "azure_devops" or "enterprise_sso"'
+KINDS = ", ".join(sorted(EVENT_KINDS))
+# One bad call per tool, and the exact sentence the model reads back.
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    ("list_conversations", {"limit": 100000}, "limit must be between 1 and 100 (got 100000)."),
+    ("get_conversation", {}, "conversation_id is required."),
+    (
+        "start_conversation",
+        {"message": "hi", "git_provider": "svn"},
+        f'git_provider must be one of {PROVIDERS} (got "svn").',
+    ),
+    ("get_start_task", {"task_id": "nope"}, "task_id must be 32 to 36 characters long (got 4)."),
+    (
+        "send_message",
+        {"conversation_id": HEX, "message": "hi", "image_urls": ["https://x/a.png", "x" * 2001]},
+        "image_urls[1] must be at most 2000 characters long (got 2001).",
+    ),
+    ("wait_for_agent", {"conversation_id": HEX, "response_offset": -1}, "response_offset must be at least 0 (got -1)."),
+    (
+        "get_conversation_events",
+        {"conversation_id": HEX, "kind": "Message"},
+        f'kind must be one of {KINDS} (got "Message").',
+    ),
+    ("update_conversation", {"conversation_id": HEX, "title": "   "}, "title must not be empty."),
+    (
+        "delete_conversation",
+        {"conversation_id": "z" * 32},
+        'conversation_id must be 32 hexadecimal digits, dashes allowed (got "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").',
+    ),
+    ("list_sandboxes", {"limit": "many"}, 'limit must be a whole number (got "many").'),
+    (
+        "get_sandbox",
+        {"sandbox_id": "../etc"},
+        "sandbox_id must be letters, digits, '.', '_' or '-', starting with a letter or digit (got \"../etc\").",
+    ),
+    ("start_sandbox", {"wait": "maybe"}, 'wait must be true or false (got "maybe").'),
+    ("pause_sandbox", {}, "sandbox_id is required."),
+    (
+        "resume_sandbox",
+        {"sandbox_id": "s1", "timeout_seconds": 7200},
+        "timeout_seconds must be between 0 and 3600 (got 7200).",
+    ),
+    ("delete_sandbox", {"sandbox_id": ""}, "sandbox_id must not be empty."),
+    ("list_sandbox_specs", {"page_id": 5}, "page_id must be a string (got 5)."),
+]
+
+
+def test_every_tool_has_a_bad_call_case() -> None:
+    assert [tool for tool, _, _ in BAD_CALLS] == [tool for tool, _ in TOOLS]
+
+
+@pytest.mark.parametrize(("tool", "args", "sentence"), BAD_CALLS, ids=[t for t, _, _ in BAD_CALLS])
+async def test_a_bad_argument_is_refused_in_one_sentence_before_any_request(
+    fake: FakeOpenHands, mcp_client: Client, tool: str, args: dict[str, Any], sentence: str
+) -> None:
+    before = len(fake.requests)
+    result = await mcp_client.call_tool(tool, args)
+    assert result.is_error
+    assert [getattr(c, "text", "") for c in result.content] == [f"Error executing tool {tool}: {sentence}"]
+    assert len(fake.requests) == before
+
+
+async def test_several_bad_arguments_get_one_sentence_each(mcp_client: Client) -> None:
+    args = {"message": "", "title": "t" * 201, "wait": "maybe", "timeout_seconds": -1, "repository": 7}
+    result = await mcp_client.call_tool("start_conversation", args)
+    assert result.content[0].text == (  # type: ignore[union-attr]
+        "Error executing tool start_conversation: message must not be empty. repository must be a string (got 7). "
+        'title must be at most 200 characters long (got 201). wait must be true or false (got "maybe"). '
+        "timeout_seconds must be between 0 and 3600 (got -1)."
+    )
+
+
+async def test_a_bad_argument_over_http_reads_the_same_as_in_memory(fake: FakeOpenHands) -> None:
+    with hosted(fake, "--transport", "streamable-http") as server:
+        async with connect(server.base + "/mcp") as client:
+            result = await client.call_tool("list_conversations", {"limit": 100000})
+    assert result.is_error
+    assert result.content[0].text == (  # type: ignore[union-attr]
+        "Error executing tool list_conversations: limit must be between 1 and 100 (got 100000)."
+    )

@@ -26,6 +26,7 @@ from .errors import (
     WaitTimedOut,
     error_from_response,
     error_from_transport,
+    scrub,
 )
 from .models import (
     AppConversation,
@@ -43,6 +44,7 @@ from .models import (
     message_content,
     sandbox_id,
 )
+from .redaction import known
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class OpenHandsClient:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
         self._key_provider = key_provider
+        known.add(self._api_key.get_secret_value() if self._api_key else None, pin=True)
         self.retries = retries
         self.poll_interval = poll_interval
         self._http = httpx.AsyncClient(
@@ -108,6 +111,7 @@ class OpenHandsClient:
     def _key(self) -> str | None:
         override = self._key_provider() if self._key_provider else None
         if override:
+            known.add(override)
             return override
         return self._api_key.get_secret_value() if self._api_key else None
 
@@ -339,7 +343,8 @@ class OpenHandsClient:
             lambda: self.get_start_task(task_id), lambda t: t.finished, lambda t: t.status, timeout, on_change
         )
         if task.status == StartTaskStatus.ERROR:
-            raise StartFailed(f"Starting the conversation failed: {task.detail or 'no detail given'}.")
+            detail = scrub(task.detail, self._secrets()) if task.detail else "no detail given"
+            raise StartFailed(f"Starting the conversation failed: {detail}.")
         return task
 
     async def wait_for_sandbox(

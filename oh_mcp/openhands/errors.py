@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from .redaction import scrub_known
+
 
 class OpenHandsError(Exception):
     """Base of every error the OpenHands client raises."""
@@ -139,17 +141,12 @@ class StartFailed(OpenHandsError):
     default_hint = "Read the detail above, fix the cause (repository, model, sandbox), then start again."
 
 
-# Upstream texts may quote a key (e.g. a URL with ?session_api_key=); never pass one upward.
-_SECRETISH = re.compile(r"(session_api_key|api_key|token|authorization)([\"'=:\s]+)([^\s\"'&,}]+)", re.IGNORECASE)
 _MAX_DETAIL = 500
 
 
 def scrub(text: str, secrets: tuple[str, ...] = (), limit: int | None = _MAX_DETAIL) -> str:
-    """Remove known secret values and anything shaped like `key=value` credentials; cut to `limit`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    """Mask every known secret and credential-shaped string (redaction.py); cut to `limit`."""
+    text = scrub_known(text, secrets)
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 

@@ -13,9 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from .errors import InvalidRequest
+from .redaction import known
 
 
 class SandboxStatus(StrEnum):
@@ -118,6 +119,17 @@ def _hex_id(value: Any) -> Any:
     return value
 
 
+def _remember(key: SecretStr | None) -> SecretStr | None:
+    """A session key becomes known the moment it is read, so it is masked wherever it shows up later
+    (the agent may print it long after its sandbox stopped reporting it)."""
+    if key is not None:
+        known.add(key.get_secret_value())
+    return key
+
+
+SessionKey = Annotated[SecretStr | None, AfterValidator(_remember)]
+
+
 class AppConversation(Model):
     id: str
     sandbox_id: str
@@ -140,7 +152,7 @@ class AppConversation(Model):
     sandbox_status: SandboxStatusValue = SandboxStatus.MISSING
     execution_status: ExecutionStatusValue | None = None
     conversation_url: str | None = None
-    session_api_key: SecretStr | None = None
+    session_api_key: SessionKey = None
 
     _normalise_id = field_validator("id", "parent_conversation_id", mode="before")(_hex_id)
 
@@ -174,7 +186,7 @@ class Sandbox(Model):
     sandbox_spec_id: str
     status: SandboxStatusValue
     created_by_user_id: str | None = None
-    session_api_key: SecretStr | None = None
+    session_api_key: SessionKey = None
     exposed_urls: list[ExposedUrl] | None = None
     created_at: datetime
 

@@ -6,12 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+HEX_ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
+SANDBOX_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 ConversationId = Annotated[
     str,
     Field(
         min_length=32,
         max_length=36,
-        pattern=r"^[0-9a-fA-F-]{32,36}$",
+        pattern=HEX_ID_PATTERN,
         description="From list_conversations or start_conversation.",
     ),
 ]
@@ -20,7 +22,7 @@ TaskId = Annotated[
     Field(
         min_length=32,
         max_length=36,
-        pattern=r"^[0-9a-fA-F-]{32,36}$",
+        pattern=HEX_ID_PATTERN,
         description="From start_conversation.",
     ),
 ]
@@ -29,7 +31,7 @@ SandboxId = Annotated[
     Field(
         min_length=1,
         max_length=200,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=SANDBOX_ID_PATTERN,
         description="From list_sandboxes or get_conversation.",
     ),
 ]
@@ -84,7 +86,8 @@ EVENT_KINDS = frozenset(
 
 def _known_kind(kind: str) -> str:
     if kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind; use one of: {', '.join(sorted(EVENT_KINDS))}")
+        # Worded to follow the argument's name: "kind must be …" (tools/arguments.py).
+        raise ValueError(f"must be one of {', '.join(sorted(EVENT_KINDS))}")
     return kind
 
 

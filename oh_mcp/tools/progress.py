@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 
+from ..shaping import redact
 from .toolset import Ctx
 
 
@@ -17,4 +18,5 @@ class Progress:
 
     async def report(self, message: str) -> None:
         elapsed = round(anyio.current_time() - self._start, 1)
-        await self._ctx.report_progress(elapsed, self._total, message)
+        # Notifications bypass the result scrubbing (outbound.py), so they are redacted here.
+        await self._ctx.report_progress(elapsed, self._total, redact(message, ()))

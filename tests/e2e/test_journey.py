@@ -116,3 +116,29 @@ async def test_the_title_given_to_start_conversation_stays(app_server: AppServer
                 assert titles[-1] == title, f"the title became {titles[-1]!r}"
             finally:
                 await j.call("delete_conversation", {"conversation_id": conv_id})
+
+
+ISSUE_MESSAGE = "Implement a token bucket limiter and an Authorization header check; the reply token: XY12 please"
+
+
+async def test_the_agent_s_words_come_back_intact_and_only_a_key_is_masked(app_server: AppServer) -> None:
+    key = "sk-proj-" + uuid.uuid4().hex + "E2e"  # a made-up key, shaped like OpenAI's
+    message = f"{ISSUE_MESSAGE}, with max_tokens: 4096 and the key {key}"
+    masked = message.replace(key, "***")
+    with anyio.fail_after(TITLE_TIMEOUT):
+        async with Client(oh_mcp_params(app_server)) as client:
+            j = Journey(client)
+            started = await j.ok("start_conversation", {"message": message, "timeout_seconds": 120})
+            assert started["status"] == "READY", started
+            conv_id = started["conversation_id"]
+            try:
+                # The fake LLM answers "Echo: <message>": every word must come back, the key as ***.
+                answer = await j.answer(conv_id, masked, after="start_conversation")
+                events = await j.ok("get_conversation_events", {"conversation_id": conv_id, "limit": 100})
+                users = [e["text"] for e in events["events"] if e["kind"] == "MessageEvent" and e["source"] == "user"]
+                assert any(masked in text for text in users), users
+                echoes = [e["text"] for e in events["events"] if "Echo: " in e["text"]]
+                assert any(masked in text for text in echoes), echoes
+                assert key not in json.dumps(answer) + json.dumps(events)
+            finally:
+                await j.call("delete_conversation", {"conversation_id": conv_id})

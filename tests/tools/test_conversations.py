@@ -50,7 +50,7 @@ async def test_list_conversations_refuses_a_limit_out_of_range_before_any_reques
     before = len(fake.requests)
     for limit in (0, 101, -5):
         text = await error_text(mcp_client, "list_conversations", {"limit": limit})
-        assert "limit" in text
+        assert text == f"Error executing tool list_conversations: limit must be between 1 and 100 (got {limit})."
     assert len(fake.requests) == before
 
 
@@ -190,19 +190,23 @@ async def test_a_rename_of_a_paused_conversation_sets_the_app_title_only(
 async def test_an_unknown_git_provider_is_refused_before_any_request(fake: FakeOpenHands, mcp_client: Client) -> None:
     # Found by the property test: OpenHands takes only its ProviderType values (a 422 otherwise).
     text = await error_text(mcp_client, "start_conversation", {"message": "hi", "git_provider": "github.com"})
-    assert "git_provider" in text and fake.started_requests == []
+    assert text.startswith('Error executing tool start_conversation: git_provider must be one of "github", ')
+    assert text.endswith(' or "enterprise_sso" (got "github.com").') and fake.started_requests == []
     data = await call(mcp_client, "start_conversation", {"message": "hi", "git_provider": "gitlab", "wait": False})
     assert data["task_id"] and fake.started_requests[-1]["git_provider"] == "gitlab"
 
 
-@pytest.mark.parametrize("title", ["   ", "x" * 201])
+@pytest.mark.parametrize(
+    ("title", "why"),
+    [("   ", "title must not be empty."), ("x" * 201, "title must be at most 200 characters long (got 201).")],
+)
 async def test_a_blank_or_overlong_title_is_refused_before_any_request(
-    fake: FakeOpenHands, mcp_client: Client, title: str
+    fake: FakeOpenHands, mcp_client: Client, title: str, why: str
 ) -> None:
     conv = fake.add_conversation(title="old")
     before = len(fake.requests)
     text = await error_text(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": title})
-    assert "title" in text and len(fake.requests) == before
+    assert text == f"Error executing tool update_conversation: {why}" and len(fake.requests) == before
 
 
 async def test_start_conversation_that_outlives_its_wait_returns_the_task_to_follow(
@@ -434,3 +438,48 @@ async def test_update_and_delete_conversation(fake: FakeOpenHands, mcp_client: C
     assert deleted == {"deleted": True, "id": conv["id"]}
     text = await error_text(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert "not found" in text
+
+
+ISSUE_MESSAGE = "Implement a token bucket limiter and an Authorization header check; the reply token: XY12 please"
+FAKE_OPENAI_KEY = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+
+
+async def test_the_agent_and_the_user_are_read_word_for_word_with_only_a_key_masked(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")
+    message = f"{ISSUE_MESSAGE}; my key is {FAKE_OPENAI_KEY} (max_tokens: 4096, api_key=None)"
+    masked = message.replace(FAKE_OPENAI_KEY, "***")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": message})
+    answer = await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    assert answer["final_response"] == "Echo: " + masked
+    events = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "limit": 100})
+    said = [e["text"] for e in events["events"] if e["kind"] == "MessageEvent" and e["source"] == "user"]
+    assert said == [masked]
+    finish = [e["text"] for e in events["events"] if e["text"].startswith("FinishAction")]
+    assert finish == [f"FinishAction: Echo: {masked} (thought: Done.)"]
+    assert FAKE_OPENAI_KEY not in str(answer) + str(events)
+
+
+async def test_a_session_key_split_by_the_response_window_shows_in_neither_window(
+    fake: FakeOpenHands, settings, client_factory
+) -> None:
+    from mcp import Client as McpClient
+
+    from oh_mcp import build_server
+
+    conv = fake.add_conversation(title="t")
+    key = fake.sandbox_key(conv["sandbox_id"])
+    # "Echo: " + 990 characters puts the key across the 1,000-character window boundary.
+    message = "x" * 990 + key + " and the rest"
+    async with McpClient(
+        build_server(settings.model_copy(update={"output_budget": 1000}), client_factory=client_factory)
+    ) as client:
+        await call(client, "send_message", {"conversation_id": conv["id"], "message": message})
+        first = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+        offset = first["next_response_offset"]
+        second = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "response_offset": offset})
+    windows = [first["final_response"], second["final_response"]]
+    for part in windows:
+        assert not any(key[i : i + 6] in part for i in range(len(key) - 5)), part
+    assert "".join(windows) == "Echo: " + "x" * 990 + "*** and the rest"

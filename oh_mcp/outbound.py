@@ -1,0 +1,39 @@
+"""What leaves the server is scrubbed: every tool result and resource read passes one redaction
+after the tools have shaped it, so a secret in a field no tool thought of (a title, a start
+error's detail) never reaches the client. Tools still redact long texts before windowing them,
+where a key could otherwise be split across two windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from pydantic import BaseModel
+
+from .openhands.redaction import known, redact
+
+SCRUBBED_METHODS = frozenset({"tools/call", "resources/read"})
+
+
+class ScrubOutbound:
+    """Middleware: masks known secrets and credential shapes in every string of a result."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method not in SCRUBBED_METHODS or not isinstance(result, BaseModel | dict):
+            return result
+        # The same dump the SDK's runner makes of a model, so the wire sees nothing else change.
+        if isinstance(result, BaseModel):
+            result = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        scrubbed: dict[str, Any] = scrub_tree(result, known.values())
+        return scrubbed
+
+
+def scrub_tree(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: scrub_tree(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_tree(item, secrets) for item in value]
+    return value

@@ -1,0 +1,45 @@
+"""Whatever leaves the server is scrubbed, including fields no tool redacts itself."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+from mcp.types import TextResourceContents
+
+from oh_mcp.outbound import scrub_tree
+from tests.calls import ok as call
+from tests.fake.state import FakeOpenHands
+
+pytestmark = pytest.mark.anyio
+
+FAKE_KEY = "sk-" + "T3stKey0nly4Tests" * 2
+
+
+async def test_a_key_in_a_title_is_masked_in_tool_results_and_resources(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title=f"use {FAKE_KEY} for the token bucket")
+    listed = await mcp_client.call_tool("list_conversations", {})
+    assert listed.structured_content is not None
+    assert listed.structured_content["items"][0]["title"] == "use *** for the token bucket"
+    assert FAKE_KEY not in listed.content[0].text  # type: ignore[union-attr]
+    resource = await mcp_client.read_resource(f"openhands://conversations/{conv['id']}")
+    content = resource.contents[0]
+    assert isinstance(content, TextResourceContents)
+    assert FAKE_KEY not in content.text and "use *** for the token bucket" in content.text
+
+
+async def test_a_key_quoted_in_a_start_error_is_masked_in_the_error_and_the_task(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    fake.fail_next_start(f"the agent server refused {FAKE_KEY}")
+    failed = await mcp_client.call_tool("start_conversation", {"message": "go", "timeout_seconds": 10})
+    text = failed.content[0].text  # type: ignore[union-attr]
+    assert failed.is_error and "the agent server refused ***" in text, text
+    task = await call(mcp_client, "get_start_task", {"task_id": list(fake.tasks)[-1]})
+    assert task["detail"] == "the agent server refused ***"
+
+
+def test_scrub_tree_masks_every_string_and_keeps_the_shape() -> None:
+    tree = {"a": [f"x {FAKE_KEY}", 1, None, {"b": "known-value-123"}], "n": 2.5, "ok": True}
+    assert scrub_tree(tree, ("known-value-123",)) == {"a": ["x ***", 1, None, {"b": "***"}], "n": 2.5, "ok": True}
