@@ -64,4 +64,10 @@ class Runtime:
 
 
 def _default_client(s: Settings) -> OpenHandsClient:
-    return OpenHandsClient(s.openhands_url, api_key=s.api_key, timeout=s.timeout, poll_interval=s.poll_interval)
+    return OpenHandsClient(
+        s.openhands_url,
+        api_key=s.api_key,
+        timeout=s.timeout,
+        poll_interval=s.poll_interval,
+        agent_server_url=s.agent_server_url,
+    )

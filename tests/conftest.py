@@ -57,6 +57,7 @@ def client_factory(contract: OpenAPIContract):
             timeout=s.timeout,
             poll_interval=s.poll_interval,
             retries=1,
+            agent_server_url=s.agent_server_url,
             event_hooks=contract_event_hooks(contract),
         )
 

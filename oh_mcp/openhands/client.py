@@ -12,12 +12,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from .errors import (
+    AgentServerUnreachable,
+    AuthFailed,
+    ConnectionFailed,
     NotFound,
     OpenHandsError,
     RateLimited,
@@ -72,12 +76,14 @@ class OpenHandsClient:
         retries: int = 2,
         poll_interval: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        agent_server_url: str | None = None,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
         self.retries = retries
         self.poll_interval = poll_interval
+        self.agent_server_url = agent_server_url
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -295,18 +301,43 @@ class OpenHandsClient:
 
     # ---- agent server -----------------------------------------------------------------------
 
+    def agent_url(self, conversation_url: str) -> str:
+        """Where to reach an agent server OpenHands reports at `conversation_url`.
+
+        OpenHands reports the address as it sees it (often http://localhost:<port>); with an
+        agent_server_url template its scheme, host and port are replaced, keeping the path.
+        """
+        if not self.agent_server_url:
+            return conversation_url.rstrip("/")
+        parts = urlsplit(conversation_url)
+        base = self.agent_server_url.format(
+            scheme=parts.scheme, host=parts.hostname or "", port=parts.port or _DEFAULT_PORTS.get(parts.scheme, "")
+        )
+        return base.rstrip("/") + parts.path.rstrip("/")
+
+    async def _agent(self, method: str, conversation: AppConversation, path: str = "", *, json: Any = None) -> Any:
+        """One call to the conversation's agent server, with its session key (never the user's key)."""
+        assert conversation.conversation_url and conversation.session_api_key is not None
+        key = conversation.session_api_key.get_secret_value()
+        url = self.agent_url(conversation.conversation_url) + path
+        what = f"the agent server of conversation {conversation.id}"
+        try:
+            return await self._send(
+                method, url, what=what, json=json, headers={"X-Session-API-Key": key}, secrets=self._secrets(key)
+            )
+        except AuthFailed as exc:
+            message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
+            raise AuthFailed(f"{message} (HTTP {exc.status}).", hint=_AGENT_KEY_REFUSED, status=exc.status) from None
+        except ConnectionFailed as exc:
+            if isinstance(exc, AgentServerUnreachable) or exc.reason is None:
+                raise
+            raise AgentServerUnreachable(what, url=url, reason=exc.reason) from None
+
     async def get_final_response(self, conversation: AppConversation) -> str | None:
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        key = conversation.session_api_key.get_secret_value()
-        data = await self._send(
-            "GET",
-            conversation.conversation_url.rstrip("/") + "/agent_final_response",
-            what=f"the agent server of conversation {conversation.id}",
-            headers={"X-Session-API-Key": key},
-            secrets=self._secrets(key),
-        )
+        data = await self._agent("GET", conversation, "/agent_final_response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 
@@ -314,16 +345,8 @@ class OpenHandsClient:
         """Best effort: a stopped or unreachable agent server does not stop the rename itself."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        key = conversation.session_api_key.get_secret_value()
         try:
-            await self._send(
-                "PATCH",
-                conversation.conversation_url,
-                what=f"the agent server of conversation {conversation.id}",
-                json={"title": title},
-                headers={"X-Session-API-Key": key},
-                secrets=self._secrets(key),
-            )
+            await self._agent("PATCH", conversation, json={"title": title})
         except OpenHandsError as exc:
             logger.info("title not set on the agent server of %s: %s", conversation.id, exc.message)
 
@@ -409,6 +432,11 @@ class OpenHandsClient:
             await anyio.sleep(min(self.poll_interval, remaining))
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_AGENT_KEY_REFUSED = (
+    "The agent server refused the session key OpenHands gave for this conversation. If "
+    "OH_MCP_AGENT_SERVER_URL is set, check that it leads to each conversation's own agent server."
+)
 _LIST_CONVERSATIONS = "Check the id; list_conversations shows the conversations that exist."
 _SANDBOX_BROKEN = "Check it with get_sandbox; delete it and start a new one if it stays broken."
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ..openhands import (
     AppConversation,
     Archived,
+    AuthFailed,
+    ConnectionFailed,
     ExecutionStatus,
     OpenHandsClient,
     SandboxNotRunning,
@@ -35,7 +39,10 @@ conversations = Toolset(
     ),
 )
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_WAIT = 45.0
+EVENT_LAG_PATIENCE = 10.0  # the app server's event webhook lags a few seconds behind the agent
 
 
 class ConversationSummary(BaseModel):
@@ -330,6 +337,7 @@ async def wait_for_agent(
     settled is false, call it again; get_conversation_events shows the steps."""
     rt = runtime(ctx)
     progress = Progress(ctx, timeout_seconds)
+    deadline = anyio.current_time() + timeout_seconds
     try:
         conversation = await rt.client.wait_for_agent(
             conversation_id, timeout=timeout_seconds, on_poll=lambda c: progress.report(f"agent {c.execution_status}")
@@ -339,7 +347,7 @@ async def wait_for_agent(
         if not isinstance(exc.last, AppConversation):
             raise
         conversation, settled = exc.last, False
-    response = await _final_response(rt.client, conversation) if settled else None
+    response = await _final_response(rt.client, conversation, deadline) if settled else None
     secrets = _secrets(conversation)
     chunk, next_offset = (
         window(redact(response, secrets), response_offset, rt.settings.output_budget) if response else (None, None)
@@ -370,21 +378,31 @@ def _secrets(conversation: AppConversation) -> tuple[str, ...]:
     return (key.get_secret_value(),) if key else ()
 
 
-async def _final_response(client: OpenHandsClient, conversation: AppConversation) -> str | None:
-    """Ask the agent server; when the sandbox is not running, fall back to the stored events."""
+async def _final_response(client: OpenHandsClient, conversation: AppConversation, deadline: float) -> str | None:
+    """Ask the agent server; when the sandbox is not running, or its agent server is out of reach or
+    refuses its key, fall back to the stored events: the app server holds the answer too."""
     if conversation.conversation_url:
         try:
             answer = await client.get_final_response(conversation)
-        except Unavailable:
+        except (Unavailable, ConnectionFailed, AuthFailed) as exc:
+            logger.warning("final response of %s read from stored events: %s", conversation.id, exc.message)
             answer = None
         if answer:
             return answer
-    page = await client.search_events(conversation.id, limit=50, newest_first=True)
-    for event in page.items:
-        text = final_text(event)
-        if text:
-            return text
-    return None
+    # The app server stores events by webhook, in batches: a finished agent's answer may land a moment
+    # after its status, so wait for it (within the call's wait) rather than report no answer.
+    finished = conversation.execution_status == ExecutionStatus.FINISHED
+    deadline = min(deadline, anyio.current_time() + EVENT_LAG_PATIENCE)
+    while (text := await _stored_final(client, conversation.id)) is None and finished:
+        if anyio.current_time() + client.poll_interval >= deadline:
+            break
+        await anyio.sleep(client.poll_interval)
+    return text
+
+
+async def _stored_final(client: OpenHandsClient, conv_id: str) -> str | None:
+    page = await client.search_events(conv_id, limit=50, newest_first=True)
+    return next((text for event in page.items if (text := final_text(event))), None)
 
 
 @conversations.tool(title="Get conversation events", read_only=True, destructive=False, idempotent=True)

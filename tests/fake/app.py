@@ -3,6 +3,7 @@ error shapes, plus a minimal agent server at /agent/{sandbox_id} that checks the
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -201,7 +202,7 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
     if order not in ("TIMESTAMP", "TIMESTAMP_DESC"):
         raise Invalid(["query", "sort_order"], "Input should be 'TIMESTAMP' or 'TIMESTAMP_DESC'", "enum", order)
     rec = fake.conversation(request.path_params["cid"])
-    events = list(rec.events) if rec else []
+    events = fake.stored_events(rec) if rec else []
     if kind:
         events = [e for e in events if e["kind"] == kind]
     if order == "TIMESTAMP_DESC":
@@ -211,7 +212,7 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
 
 async def count_events(fake: FakeOpenHands, request: Request) -> Response:
     rec = fake.conversation(request.path_params["cid"])
-    return JSONResponse(len(rec.events) if rec else 0)
+    return JSONResponse(len(fake.stored_events(rec)) if rec else 0)
 
 
 # ---- sandboxes and specs -----------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def agent_guard(fake: FakeOpenHands, request: Request) -> tuple[Any, Response | 
     sandbox = fake.sandboxes.get(sid)
     if sandbox is None or fake.sandbox_status(sid) != "RUNNING":
         return None, detail(503, "Agent server is not running")
-    if request.headers.get("x-session-api-key") != sandbox.key:
+    if fake.agent_server_rejects_keys or request.headers.get("x-session-api-key") != sandbox.key:
         return None, detail(401, "Unauthorized")
     rec = fake.conversation(request.path_params["cid"])
     if rec is None or rec.sandbox_id != sid:
@@ -380,6 +381,9 @@ def _endpoint(fake: FakeOpenHands, handler: Handler) -> Callable[[Request], Awai
     return endpoint
 
 
+_SANDBOX_START = re.compile(r"^/api/v1/sandboxes(/[^/]+/resume)?$")
+
+
 class Faults:
     """Outermost layer: records each request, checks SESSION_API_KEY, applies injected faults."""
 
@@ -404,15 +408,28 @@ class Faults:
             if injection.status is not None:
                 await _inject(injection, scope, receive, send)
                 return
+        if method == "POST" and _SANDBOX_START.match(path):
+            # Outside the handler and its lock: a start holds only its own answer.
+            await anyio.sleep(self.fake.sandbox_start_blocks_seconds)
         if path.startswith("/api/v1/"):
-            headers = dict(scope["headers"])
-            key = headers.get(b"x-session-api-key", b"").decode() or None
+            key = user_key(self.fake, dict(scope["headers"]))
             self.fake.keys_seen.append((path, scope.get("query_string", b"").decode(), key))
             accepted = self.fake.user_keys | ({self.fake.session_api_key} if self.fake.session_api_key else set())
             if accepted and key not in accepted:
                 await detail(401, "Unauthorized")(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def user_key(fake: FakeOpenHands, headers: dict[bytes, bytes]) -> str | None:
+    """The key as the server reads it: from the first of fake.key_headers the request carries."""
+    for name in fake.key_headers:
+        value = headers.get(name.encode(), b"").decode()
+        if name == "authorization":
+            value = value.removeprefix("Bearer ") if value.startswith("Bearer ") else ""
+        if value:
+            return value
+    return None
 
 
 def _delayed(send: Send, delay: float) -> Send:

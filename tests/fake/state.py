@@ -106,6 +106,19 @@ class FakeOpenHands:
         self.user_keys: set[str] = set()
         self.keys_seen: list[tuple[str, str, str | None]] = []
         self.peers: set[tuple[str, int]] = set()  # client (host, port) pairs: one per upstream connection
+        # Which headers carry the user's key, first found wins: a local server reads X-Session-API-Key,
+        # Cloud reads the Bearer header first. Tests that claim a header is sent set this to it alone.
+        self.key_headers: tuple[str, ...] = ("x-session-api-key",)
+        # OpenHands reports agent servers as it sees them; False reports an address oh-mcp cannot
+        # reach (another loopback address, where nothing listens), as from another container.
+        self.agent_server_reachable = True
+        self.agent_server_rejects_keys = False  # the agent server answers 401 to every session key
+        # Like the app server's webhook, which stores events in batches: each event shows in the app
+        # server's event search only this long after it happened (the agent server has it at once).
+        self.event_lag_seconds = 0.0
+        # How long POST /sandboxes and /resume hold their answer, as a Docker sandbox start does
+        # (about 13 s, up to 30 s, against oh-mcp's default 30 s request timeout).
+        self.sandbox_start_blocks_seconds = 0.0
         self.start_task_step_seconds = 0.05
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
@@ -129,6 +142,7 @@ class FakeOpenHands:
             }
         ]
         self.deliveries: list[dict[str, Any]] = []
+        self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
         self._injections: list[Injection] = []
@@ -181,6 +195,22 @@ class FakeOpenHands:
 
     def set_sandbox_status(self, sandbox_id: str, status: str) -> None:
         self.sandboxes[sandbox_id].status = status
+
+    def agent_base(self) -> str:
+        if self.agent_server_reachable:
+            return self.base_url
+        return self.base_url.replace("127.0.0.1", "127.0.0.9")
+
+    def stored_events(self, rec: ConversationRec) -> list[dict[str, Any]]:
+        """The events the app server has received so far (see event_lag_seconds)."""
+        now = time.monotonic()
+        return [e for e in rec.events if self._arrivals.get(e["id"], 0.0) <= now]
+
+    def add_events(self, rec: ConversationRec, *events: dict[str, Any]) -> None:
+        arrival = time.monotonic() + self.event_lag_seconds
+        for event in events:
+            self._arrivals[event["id"]] = arrival
+        rec.events.extend(events)
 
     def sandbox_key(self, sandbox_id: str) -> str:
         return self.sandboxes[sandbox_id].key
@@ -324,7 +354,7 @@ class FakeOpenHands:
             "updated_at": rec.updated_at,
             "sandbox_status": status,
             "execution_status": rec.execution_status if running else None,
-            "conversation_url": f"{self.base_url}/agent/{rec.sandbox_id}/api/conversations/{rec.id}"
+            "conversation_url": f"{self.agent_base()}/agent/{rec.sandbox_id}/api/conversations/{rec.id}"
             if running
             else None,
             "session_api_key": sandbox.key if running and sandbox else None,
@@ -336,7 +366,7 @@ class FakeOpenHands:
         """A user message reaches the agent: record it, and start the agent when run is true."""
         with self.lock:
             self.deliveries.append({"conversation_id": rec.id, "text": text, "run": run})
-            rec.events.append(_message_event("user", text))
+            self.add_events(rec, _message_event("user", text))
             rec.updated_at = now_iso()
             if self.auto_title_seconds is not None and rec.title_copy_at is None:
                 rec.agent_title = rec.agent_title or "Auto: " + text[:40]
@@ -345,7 +375,7 @@ class FakeOpenHands:
                 rec.execution_status = "running"
                 rec.pending = text
                 rec.running_until = time.monotonic() + self.agent_run_seconds
-                rec.events.append(_state_event("running"))
+                self.add_events(rec, _state_event("running"))
 
     def _copy_title(self, rec: ConversationRec) -> None:
         now = time.monotonic()
@@ -363,7 +393,7 @@ class FakeOpenHands:
         rec.final = f"Echo: {text}"
         # An agent that prints its environment shows the sandbox key, as a real one would.
         output = f"SESSION_API_KEY={self.sandboxes[rec.sandbox_id].key}\nHOME=/root" if "print env" in text else None
-        rec.events.extend(_agent_turn(text, rec.final, output))
+        self.add_events(rec, *_agent_turn(text, rec.final, output))
         rec.execution_status = "finished"
         rec.running_until = None
         rec.pending = None
@@ -427,7 +457,7 @@ class FakeOpenHands:
             "detail": task.fail_detail if status == "ERROR" else None,
             "app_conversation_id": task.conversation_id if status == "READY" else None,
             "sandbox_id": task.sandbox_id,
-            "agent_server_url": f"{self.base_url}/agent/{task.sandbox_id}" if reached >= 2 else None,
+            "agent_server_url": f"{self.agent_base()}/agent/{task.sandbox_id}" if reached >= 2 else None,
             "request": task.request,
             "created_at": task.created_at,
             "updated_at": task.updated_at,
