@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -187,13 +189,21 @@ def _field_message(item: Any) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After is either delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _SANDBOX_STATUS = re.compile(r"Sandbox is ([A-Z_]+)")
