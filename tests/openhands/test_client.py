@@ -260,14 +260,22 @@ async def test_a_payload_of_the_wrong_shape_is_a_server_error() -> None:
             await oh.search_sandboxes()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [("x-session-api-key",), ("authorization",), ("authorization", "x-session-api-key")],
+    ids=["local server", "bearer only", "cloud (bearer first)"],
+)
 async def test_the_key_is_sent_both_ways_and_a_wrong_key_is_an_auth_error(
-    fake: FakeOpenHands, contract: OpenAPIContract
+    fake: FakeOpenHands, contract: OpenAPIContract, headers: tuple[str, ...]
 ) -> None:
+    # The fake reads the key only from `headers`: a client that drops one of the two fails here.
+    fake.key_headers = headers
     fake.session_api_key = "sk-local-123"
     hooks = contract_event_hooks(contract)
     async with OpenHandsClient(fake.base_url, api_key="sk-local-123", event_hooks=hooks) as oh:
         assert (await oh.search_sandboxes()).items == []
         assert "sk-local-123" not in repr(oh)
+    assert fake.keys_seen[-1][2] == "sk-local-123"
     async with OpenHandsClient(fake.base_url, api_key="sk-wrong-999", event_hooks=hooks) as oh:
         with pytest.raises(AuthFailed, match="OPENHANDS_API_KEY") as info:
             await oh.search_sandboxes()
