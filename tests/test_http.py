@@ -23,7 +23,11 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from sse_starlette.sse import AppStatus
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
+from oh_mcp.http import Drain
 from tests.calls import ok
 from tests.fake.server import free_port
 from tests.fake.state import FakeOpenHands
@@ -340,3 +344,37 @@ def test_the_inspector_reaches_a_hosted_server_with_a_token(fake: FakeOpenHands)
     assert len(json.loads(listed.stdout)["result"]["tools"]) == 16
     assert called.returncode == 0 and "inspected over http" in called.stdout
     assert denied.returncode != 0
+
+
+async def test_during_shutdown_new_calls_get_503_while_the_one_in_flight_finishes() -> None:
+    drain = Drain()
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        entered.set()
+        await release.wait()
+        await JSONResponse({"done": True})(scope, receive, send)
+
+    app = drain.wrap(slow_app)
+    transport = httpx.ASGITransport(app=app)
+    answers: dict[str, httpx.Response] = {}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://oh-mcp.test") as http:
+
+            async def in_flight() -> None:
+                answers["first"] = await http.post("/mcp", json={})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(in_flight)
+                with anyio.fail_after(5):
+                    await entered.wait()
+                drain.begin()
+                assert AppStatus.should_exit is False, "streams must outlive the call in flight"
+                with anyio.fail_after(2):  # a call let through would wait on `release` forever
+                    refused = await http.post("/mcp", json={})
+                release.set()
+            assert refused.status_code == 503 and "shutting down" in refused.json()["error"]
+            assert answers["first"].json() == {"done": True}
+            assert AppStatus.should_exit is True, "released once the last call has answered"
+    finally:
+        AppStatus.should_exit = False

@@ -57,6 +57,7 @@ class SandboxRec:
     created_at: str
     ready_at: float = 0.0
     stuck: bool = False
+    ends_in: str = "RUNNING"  # what a start or resume ends in: RUNNING, ERROR, or MISSING (its runtime gone)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ConversationRec:
     events: list[dict[str, Any]] = field(default_factory=list)
     cost: float = 0.0
     prompt_tokens: int = 0
+    completion_tokens: int = 0
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
     title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
@@ -195,6 +197,12 @@ class FakeOpenHands:
 
     def set_sandbox_status(self, sandbox_id: str, status: str) -> None:
         self.sandboxes[sandbox_id].status = status
+        if status == "STARTING":
+            self.sandboxes[sandbox_id].ready_at = time.monotonic() + self.start_sandbox_seconds
+
+    def sandbox_start_ends_in(self, sandbox_id: str, status: str) -> None:
+        """The sandbox's next start or resume ends in `status` (ERROR, or MISSING: its runtime is gone)."""
+        self.sandboxes[sandbox_id].ends_in = status
 
     def agent_base(self) -> str:
         if self.agent_server_reachable:
@@ -237,7 +245,7 @@ class FakeOpenHands:
         if rec is None:
             return "MISSING"
         if rec.status == "STARTING" and not rec.stuck and time.monotonic() >= rec.ready_at:
-            rec.status = "RUNNING"
+            rec.status = rec.ends_in
         return rec.status
 
     def sandbox_json(self, sid: str) -> dict[str, Any] | None:
@@ -297,7 +305,7 @@ class FakeOpenHands:
                 if sandbox_status == "MISSING":
                     del self.sandboxes[sandbox_id]
                 else:
-                    self.sandboxes[sandbox_id].status = sandbox_status
+                    self.set_sandbox_status(sandbox_id, sandbox_status)
             rec = ConversationRec(uuid.uuid4().hex, sandbox_id, title, repository, branch)
             rec.execution_status = execution_status
             self.conversations[rec.id] = rec
@@ -337,7 +345,7 @@ class FakeOpenHands:
                 "accumulated_token_usage": {
                     "model": "fake-model",
                     "prompt_tokens": rec.prompt_tokens,
-                    "completion_tokens": rec.prompt_tokens // 4,
+                    "completion_tokens": rec.completion_tokens,
                     "cache_read_tokens": 0,
                     "cache_write_tokens": 0,
                     "reasoning_tokens": 0,
@@ -399,6 +407,7 @@ class FakeOpenHands:
         rec.pending = None
         rec.cost += 0.01
         rec.prompt_tokens += 100 + len(text) // 4
+        rec.completion_tokens += 20
         rec.updated_at = now_iso()
 
     # ---- start tasks -------------------------------------------------------------------------
@@ -495,9 +504,13 @@ def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, 
     )
 
 
+FAILING = "frobnicate"  # a message that mentions it makes the agent run a command that fails
+
+
 def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[str, Any]]:
-    command = "env" if output else "ls -la"
+    command = FAILING if FAILING in text else "env" if output else "ls -la"
     action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
+    failed = command == FAILING
     observation = _event(
         "ObservationEvent",
         "environment",
@@ -505,12 +518,31 @@ def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[s
         tool_call_id=action["tool_call_id"],
         observation={
             "kind": "TerminalObservation",
-            "content": _text(output or "total 0\nREADME.md"),
+            "content": _text(f"bash: {FAILING}: command not found" if failed else output or "total 0\nREADME.md"),
             "command": command,
-            "exit_code": 0,
-            "is_error": False,
+            "exit_code": 127 if failed else 0,
+            "is_error": failed,
         },
         action_id=action["id"],
     )
     finish = _action_event("finish", {"kind": "FinishAction", "message": final}, "Done.")
-    return [action, observation, finish, _state_event("finished")]
+    errors = _error_events(action) if failed else []
+    return [action, observation, *errors, finish, _state_event("finished")]
+
+
+def _error_events(action: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the SDK records when a tool call goes wrong and when the conversation itself fails."""
+    agent_error = _event(
+        "AgentErrorEvent",
+        "agent",
+        tool_name="terminal",
+        tool_call_id=action["tool_call_id"],
+        error="Tool call interrupted before completion: the command was killed.",
+    )
+    conversation_error = _event(
+        "ConversationErrorEvent",
+        "environment",
+        code="LLMContextWindowExceedError",
+        detail="The context window is full.",
+    )
+    return [agent_error, conversation_error]

@@ -434,3 +434,88 @@ async def test_update_and_delete_conversation(fake: FakeOpenHands, mcp_client: C
     assert deleted == {"deleted": True, "id": conv["id"]}
     text = await error_text(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert "not found" in text
+
+
+async def test_a_sandbox_paused_between_the_read_and_the_send_is_resumed_and_sent_once(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")  # RUNNING when send_message reads it
+    fake.inject("POST", r"/send-message$", 409, {"detail": "Sandbox is PAUSED. Use POST …/resume to resume it first."})
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "raced"})
+    assert sent["delivered"] is True and sent["resumed_sandbox"] is True
+    assert [d["text"] for d in fake.deliveries] == ["raced"]
+    posts = [p for m, p, _ in fake.requests if m == "POST"]
+    assert posts == [
+        f"/api/v1/app-conversations/{conv['id']}/send-message",
+        f"/api/v1/sandboxes/{conv['sandbox_id']}/resume",
+        f"/api/v1/app-conversations/{conv['id']}/send-message",
+    ]
+
+
+async def test_the_409_race_without_auto_resume_is_an_error_and_nothing_is_sent(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")
+    fake.inject("POST", r"/send-message$", 409, {"detail": "Sandbox is PAUSED. Use POST …/resume to resume it first."})
+    args = {"conversation_id": conv["id"], "message": "raced", "auto_resume": False}
+    text = await error_text(mcp_client, "send_message", args)
+    assert "its sandbox is PAUSED (HTTP 409)" in text
+    assert fake.deliveries == [] and not [p for _, p, _ in fake.requests if p.endswith("/resume")]
+
+
+async def test_a_message_sent_with_run_false_is_queued_and_the_agent_stays_idle(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "later", "run": False})
+    assert sent["next_step"] == "Queued without running the agent."
+    assert fake.deliveries == [{"conversation_id": conv["id"], "text": "later", "run": False}]
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["execution_status"] == "idle"
+
+
+async def test_a_starting_sandbox_is_waited_for_without_a_resume(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.start_sandbox_seconds = 0.2
+    conv = fake.add_conversation(title="t", sandbox_status="STARTING")
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "soon"})
+    assert sent["delivered"] is True and sent["resumed_sandbox"] is False
+    assert sent["next_step"] == "Call wait_for_agent to get the agent's reply."
+    assert not [p for _, p, _ in fake.requests if p.endswith("/resume")]
+
+
+@pytest.mark.parametrize(
+    ("ends_in", "words"), [("ERROR", "ended in status ERROR"), ("MISSING", "ended in status MISSING")]
+)
+async def test_a_sandbox_that_fails_while_resuming_is_an_error_and_nothing_is_sent(
+    fake: FakeOpenHands, mcp_client: Client, ends_in: str, words: str
+) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="PAUSED")
+    fake.sandbox_start_ends_in(conv["sandbox_id"], ends_in)
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x"})
+    assert words in text, text
+    assert fake.deliveries == []
+
+
+async def test_cost_and_tokens_are_reported_as_upstream_counts_them(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    rec = fake.conversation(conv["id"])
+    assert rec is not None
+    rec.cost, rec.prompt_tokens, rec.completion_tokens = 0.4321, 1234, 56
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["cost_usd"] == 0.4321
+    assert detail["tokens"] == {"prompt": 1234, "completion": 56}
+
+
+async def test_failed_commands_and_error_events_are_marked_as_errors(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "run frobnicate"})
+    await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    page = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "newest_first": False})
+    errors = [(e["kind"], e["text"]) for e in page["events"] if e.get("is_error")]
+    assert errors == [
+        ("ObservationEvent", "bash: frobnicate: command not found"),
+        ("AgentErrorEvent", "Tool call interrupted before completion: the command was killed."),
+        ("ConversationErrorEvent", "The context window is full."),
+    ]
+    fine = [e for e in page["events"] if e["kind"] == "MessageEvent"]
+    assert fine and not any(e.get("is_error") for e in fine)
