@@ -61,6 +61,9 @@ OnChange = Callable[[W], Awaitable[None]]
 request_api_key: ContextVar[str | None] = ContextVar("oh_mcp_request_api_key", default=None)
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# POST /sandboxes (and a resume) answers only once the agent server is up: about 13 s, and OpenHands
+# gives up after 30 s. Those calls get this long, so a slow start is not cut at the usual timeout.
+SANDBOX_START_TIMEOUT = 45.0
 USER_AGENT = "oh-mcp"
 
 
@@ -77,6 +80,7 @@ class OpenHandsClient:
         poll_interval: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
         agent_server_url: str | None = None,
+        sandbox_start_timeout: float = SANDBOX_START_TIMEOUT,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -84,6 +88,7 @@ class OpenHandsClient:
         self.retries = retries
         self.poll_interval = poll_interval
         self.agent_server_url = agent_server_url
+        self.sandbox_start_timeout = max(timeout, sandbox_start_timeout)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -134,12 +139,16 @@ class OpenHandsClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         secrets: tuple[str, ...] = (),
+        timeout: float | None = None,
     ) -> Any:
         write = method not in ("GET", "HEAD")
+        wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
         for attempt in range(1 + self.retries):
             last = attempt == self.retries
             try:
-                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                response = await self._http.request(
+                    method, url, params=params, json=json, headers=headers, timeout=wait
+                )
             except httpx.TransportError as exc:
                 if last or not _may_retry(exc, write):
                     raise error_from_transport(exc, what, write=write) from None
@@ -160,9 +169,17 @@ class OpenHandsClient:
             raise error
         await anyio.sleep(delay)
 
-    async def _api(self, method: str, path: str, *, what: str, params: Any = None, json: Any = None) -> Any:
+    async def _api(
+        self, method: str, path: str, *, what: str, params: Any = None, json: Any = None, timeout: float | None = None
+    ) -> Any:
         return await self._send(
-            method, "/api/v1" + path, what=what, params=params, json=json, headers=self._auth_headers()
+            method,
+            "/api/v1" + path,
+            what=what,
+            params=params,
+            json=json,
+            headers=self._auth_headers(),
+            timeout=timeout,
         )
 
     # ---- app conversations ------------------------------------------------------------------
@@ -274,14 +291,21 @@ class OpenHandsClient:
 
     async def create_sandbox(self, spec_id: str | None = None) -> Sandbox:
         # The spec id travels as a query parameter; the route takes no body.
-        data = await self._api("POST", "/sandboxes", what="the new sandbox", params=_params(sandbox_spec_id=spec_id))
+        data = await self._api(
+            "POST",
+            "/sandboxes",
+            what="the new sandbox",
+            params=_params(sandbox_spec_id=spec_id),
+            timeout=self.sandbox_start_timeout,
+        )
         return _validate(Sandbox, data, "sandbox")
 
     async def pause_sandbox(self, sid: str) -> None:
         await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/pause", what=f"Sandbox {sid}")
 
     async def resume_sandbox(self, sid: str) -> None:
-        await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/resume", what=f"Sandbox {sid}")
+        path = f"/sandboxes/{sandbox_id(sid)}/resume"
+        await self._api("POST", path, what=f"Sandbox {sid}", timeout=self.sandbox_start_timeout)
 
     async def delete_sandbox(self, sid: str) -> None:
         # 1.11.0 ignores the path segment and reads a required ?sandbox_id= query parameter.

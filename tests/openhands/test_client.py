@@ -289,3 +289,21 @@ async def test_ids_are_checked_before_any_request(fake: FakeOpenHands, oh: OpenH
     with pytest.raises(InvalidRequest):
         await oh.pause_sandbox("a/../b")
     assert len(fake.requests) == before
+
+
+async def test_a_sandbox_start_may_outlast_the_request_timeout_up_to_its_own_limit(
+    fake: FakeOpenHands, contract: OpenAPIContract
+) -> None:
+    # Scaled down from the real thing: a start of ~13 s (up to 30 s) against a 30 s request timeout.
+    fake.sandbox_start_blocks_seconds = 0.4
+    hooks = contract_event_hooks(contract)
+    async with OpenHandsClient(fake.base_url, timeout=0.2, sandbox_start_timeout=0.8, event_hooks=hooks) as oh:
+        made = await oh.create_sandbox()
+        await oh.pause_sandbox(made.id)
+        await oh.resume_sandbox(made.id)
+        assert (await oh.get_sandbox(made.id)).status in ("STARTING", "RUNNING")
+        fake.sandbox_start_blocks_seconds = 1.2
+        with pytest.raises(RequestTimeout) as info:
+            await oh.create_sandbox()
+    assert info.value.sent and "may or may not have been applied" in str(info.value)
+    assert [p for m, p, _ in fake.requests if m == "POST"].count("/api/v1/sandboxes") == 2, "never retried"
