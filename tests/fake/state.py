@@ -144,6 +144,10 @@ class FakeOpenHands:
             }
         ]
         self.deliveries: list[dict[str, Any]] = []
+        # Every exchange is checked against the real server's documents (tests.openapi_contract);
+        # tests that send bad requests on purpose turn this off.
+        self.check_contract = True
+        self.contract_violations: list[str] = []
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
