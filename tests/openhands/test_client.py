@@ -79,7 +79,7 @@ async def test_the_start_poll_stops_when_cancelled(fake: FakeOpenHands, oh: Open
     with anyio.move_on_after(0.3):
         await oh.wait_for_start_task(task.id, timeout=60)
     count = len(fake.requests)
-    await anyio.sleep(0.2)
+    await anyio.sleep(0.1)  # five poll intervals
     assert len(fake.requests) == count
 
 

@@ -8,6 +8,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from tests.calls import eventually
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
@@ -121,24 +122,30 @@ async def test_the_title_survives_openhands_auto_title(fake: FakeOpenHands, mcp_
     # server's; oh-mcp sets the title there too, so the copy keeps it.
     fake.auto_title_seconds = 0.3
     data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "  Docs please "})
-    await anyio.sleep(0.4)
+    await eventually(lambda: auto_titled(fake, data["conversation_id"]))
     detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
     assert detail["title"] == "Docs please"
-    rec = fake.conversation(data["conversation_id"])
-    assert rec is not None and rec.title_copy_at == float("inf"), "auto-title should have run"
+
+
+def auto_titled(fake: FakeOpenHands, conv_id: str) -> bool:
+    rec = fake.conversation(conv_id)  # reading advances the fake's clock-driven state
+    return rec is not None and rec.title_copy_at == float("inf")
+
+
+def app_title_patches(fake: FakeOpenHands) -> list[str]:
+    return [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
 
 
 async def test_a_title_put_back_by_a_stale_upstream_write_is_set_again(fake: FakeOpenHands, mcp_client: Client) -> None:
     fake.stale_title_write_seconds = 0.2
     data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "Docs please"})
     conv_id = data["conversation_id"]
-    await anyio.sleep(0.5)  # the stale write lands at 0.2 s; oh-mcp checks every 0.02 s
+    # The stale write lands at 0.2 s; oh-mcp checks every 0.02 s and sets the title once more.
+    await eventually(lambda: len(app_title_patches(fake)) == 2)
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv_id})
     rec = fake.conversation(conv_id)
     assert rec is not None and rec.title_revert is None, "the stale write should have happened"
     assert detail["title"] == "Docs please"
-    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
-    assert len(patches) == 2, "set once, and once more after the stale write"
 
 
 async def test_a_second_rename_wins_without_the_first_one_fighting_back(
@@ -147,11 +154,10 @@ async def test_a_second_rename_wins_without_the_first_one_fighting_back(
     conv = fake.add_conversation(title="old")
     await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "first"})
     await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "second"})
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five of the holds' checks: time for the first one to fight back, if it would
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert detail["title"] == "second"
-    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
-    assert len(patches) == 2, patches
+    assert len(app_title_patches(fake)) == 2
 
 
 async def test_a_title_someone_else_sets_later_is_left_alone(fake: FakeOpenHands, mcp_client: Client) -> None:
@@ -160,7 +166,7 @@ async def test_a_title_someone_else_sets_later_is_left_alone(fake: FakeOpenHands
     rec = fake.conversation(conv["id"])
     assert rec is not None
     rec.title = "renamed in the OpenHands UI"
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five of the hold's checks: time to put its title back, if it would
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert detail["title"] == "renamed in the OpenHands UI"
 
@@ -172,7 +178,7 @@ async def test_a_rename_before_auto_title_also_survives_it(fake: FakeOpenHands, 
         mcp_client, "update_conversation", {"conversation_id": data["conversation_id"], "title": "Mine"}
     )
     assert renamed["title"] == "Mine"
-    await anyio.sleep(0.4)
+    await eventually(lambda: auto_titled(fake, data["conversation_id"]))
     detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
     assert detail["title"] == "Mine"
 
@@ -337,9 +343,9 @@ async def test_wait_for_agent_can_be_cancelled(fake: FakeOpenHands, mcp_client: 
     polls_before = len(fake.requests)
     with anyio.move_on_after(0.3):
         await mcp_client.call_tool("wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 20})
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)
     polls_after_cancel = len(fake.requests)
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five poll intervals
     assert polls_after_cancel > polls_before
     assert len(fake.requests) == polls_after_cancel, "polling went on after the call was cancelled"
 
