@@ -174,3 +174,15 @@ async def test_doctor_checks_agent_servers_at_the_configured_address(
     check = next(c for c in report.checks if c.name == "agent servers")
     assert check.ok, check
     assert check.detail.startswith("reached 1, e.g. http://127.0.0.1:")
+
+
+async def test_status_and_events_come_from_the_app_server_alone(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    fake.agent_server_reachable = False
+    fake.agent_server_rejects_keys = True
+    args = {"conversation_id": conv["id"]}
+    assert (await call(mcp_client, "get_conversation", args))["execution_status"] == "idle"
+    assert [c["id"] for c in (await call(mcp_client, "list_conversations", {}))["items"]] == [conv["id"]]
+    await call(mcp_client, "send_message", args | {"message": "hi"})
+    assert (await call(mcp_client, "get_conversation_events", args))["events"]
+    assert agent_calls(fake) == [], "none of these needs the agent server"
