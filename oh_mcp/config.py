@@ -44,6 +44,12 @@ OPTIONS: tuple[Option, ...] = (
         "OpenHands API key (Cloud) or SESSION_API_KEY (local); sent as Bearer and X-Session-API-Key.",
         secret=True,
     ),
+    Option(
+        "agent_server_url",
+        "--agent-server-url",
+        "OH_MCP_AGENT_SERVER_URL",
+        "Where to reach agent servers whose reported address is out of reach, e.g. http://openhands:{port}.",
+    ),
     Option("timeout", "--timeout", "OH_MCP_TIMEOUT", "Seconds allowed for one request to OpenHands.", "float"),
     Option("read_only", "--read-only", "OH_MCP_READ_ONLY", "Expose only tools that change nothing.", "bool"),
     Option("toolsets", "--toolsets", "OH_MCP_TOOLSETS", "Comma list of toolsets to enable, or 'all'.", "list"),
@@ -99,6 +105,7 @@ class Settings(BaseModel):
 
     openhands_url: str = "http://localhost:3000"
     api_key: SecretStr | None = None
+    agent_server_url: str | None = None
     timeout: float = Field(default=30.0, gt=0, le=3600)
     read_only: bool = False
     toolsets: tuple[str, ...] = ("all",)
@@ -128,6 +135,20 @@ class Settings(BaseModel):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        return value.strip().rstrip("/")
+
+    @field_validator("agent_server_url")
+    @classmethod
+    def _check_agent_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            sample = value.strip().format(scheme="http", host="localhost", port=8000)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{scheme}}, {{host}} and {{port}} may be used, got {value!r} ({exc})") from None
+        parts = urlsplit(sample)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http:// or https:// URL (template) with a host, got {value!r}")
         return value.strip().rstrip("/")
 
     @field_validator("log_level", mode="before")

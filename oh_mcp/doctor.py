@@ -12,12 +12,21 @@ import anyio
 
 from . import __version__
 from .config import OPTIONS, Settings
-from .openhands import AuthFailed, ConnectionFailed, OpenHandsClient, OpenHandsError
+from .openhands import (
+    AgentServerUnreachable,
+    AppConversation,
+    AuthFailed,
+    ConnectionFailed,
+    OpenHandsClient,
+    OpenHandsError,
+)
 from .runtime import client_for
 from .selection import select
 from .tools import TOOLSETS
 
 MAX_PAGES = 5
+MAX_AGENT_SERVERS = 3
+_AGENT_SERVER_FIX = "Check that the sandbox is RUNNING; set OH_MCP_AGENT_SERVER_URL if its address is wrong."
 
 
 @dataclass
@@ -126,10 +135,12 @@ async def _inventory(client: OpenHandsClient, report: Report) -> None:
             if not (page_id := sandboxes.next_page_id):
                 break
         conversation_states: Counter[str] = Counter()
+        running: list[AppConversation] = []
         page_id = None
         for _ in range(MAX_PAGES):
             conversations = await client.search_conversations(limit=100, page_id=page_id)
             conversation_states.update(str(c.execution_status or c.sandbox_status) for c in conversations.items)
+            running += [c for c in conversations.items if c.conversation_url and c.session_api_key]
             if not (page_id := conversations.next_page_id):
                 break
     except OpenHandsError as exc:
@@ -138,6 +149,24 @@ async def _inventory(client: OpenHandsClient, report: Report) -> None:
     report.sandboxes = dict(sandbox_states)
     report.conversations = dict(conversation_states)
     report.checks.append(Check("inventory", True, "listed sandboxes and conversations"))
+    await _agent_servers(client, running[:MAX_AGENT_SERVERS], report)
+
+
+async def _agent_servers(client: OpenHandsClient, running: list[AppConversation], report: Report) -> None:
+    """Whether oh-mcp reaches the agent servers of running conversations at the address it would use:
+    OpenHands reports them as it sees them, often localhost, which another container cannot reach."""
+    if not running:
+        report.checks.append(Check("agent servers", True, "no running conversation to check"))
+        return
+    for conversation in running:
+        try:
+            await client.get_final_response(conversation)
+        except OpenHandsError as exc:
+            fix = exc.hint if isinstance(exc, AgentServerUnreachable | AuthFailed) else _AGENT_SERVER_FIX
+            report.checks.append(Check("agent servers", False, exc.message, fix))
+            return
+    where = client.agent_url(running[0].conversation_url or "")
+    report.checks.append(Check("agent servers", True, f"reached {len(running)}, e.g. {where}"))
 
 
 def render_table(report: Report) -> str:

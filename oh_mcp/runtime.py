@@ -65,4 +65,5 @@ def client_for(s: Settings, **overrides: Any) -> OpenHandsClient:
     """The one place a client is made from settings; `overrides` are OpenHandsClient keywords
     (a per-request key provider for hosting, event hooks and retries for tests)."""
     options: dict[str, Any] = {"api_key": s.api_key, "timeout": s.timeout, "poll_interval": s.poll_interval}
+    options["agent_server_url"] = s.agent_server_url
     return OpenHandsClient(s.openhands_url, **(options | overrides))

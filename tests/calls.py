@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from mcp import Client
 
 
@@ -13,3 +15,13 @@ async def ok(client: Client, tool: str, args: dict[str, Any], **kw: Any) -> dict
     assert result.structured_content is not None
     content: dict[str, Any] = result.structured_content
     return content
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until `check()` holds, polling every 10 ms: for effects that land on their own time
+    (a fake's timed transition, a background hold), instead of sleeping a fixed guess."""
+    with anyio.fail_after(timeout):
+        while True:
+            if check():
+                return
+            await anyio.sleep(0.01)

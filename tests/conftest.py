@@ -16,7 +16,7 @@ from oh_mcp.openhands import OpenHandsClient
 from oh_mcp.runtime import client_for
 from tests.fake.server import serve_fake
 from tests.fake.state import FakeOpenHands
-from tests.openapi_contract import OpenAPIContract, contract_event_hooks
+from tests.openapi_contract import OpenAPIContract, contract_event_hooks, shared_contract
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def openapi() -> OpenAPIContract:
-    return OpenAPIContract()
+    return shared_contract()
 
 
 @pytest.fixture
@@ -39,9 +39,11 @@ def contract(openapi: OpenAPIContract) -> Iterator[OpenAPIContract]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenHands]:
+    """The fake checks every exchange it serves, whoever the client is; any violation fails the test."""
     state = FakeOpenHands()
     with serve_fake(state):
         yield state
+    assert state.contract_violations == [], "\n".join(state.contract_violations)
 
 
 @pytest.fixture

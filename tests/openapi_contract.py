@@ -1,27 +1,73 @@
-"""Checks requests and responses against the OpenAPI document of the real OpenHands 1.11.0.
+"""Checks requests and responses against the OpenAPI documents of the real OpenHands 1.11.0.
 
-The document is read from ../shared/spec beside the repository (CI lays shared/ there too), or
-from OH_MCP_SPEC_DIR. Used two ways: the fake's own contract tests, and an httpx hook on every
-client in the test suite, so neither the client nor the fake can drift from the real server.
+The app server's document is read from ../shared/spec beside the repository (CI lays shared/ there
+too), or from OH_MCP_SPEC_DIR; the agent server's routes oh-mcp uses come from a fragment of the
+document openhands-agent-server 1.34.0 generates, kept beside this file. Used three ways: the
+fake's own contract tests, an httpx hook on clients in the test suite, and a check inside the fake
+itself (`asgi_check`), which also covers oh-mcp in subprocesses and servers built without hooks.
+
+Formats are checked as the server's pydantic reads them (a uuid may come without dashes; a
+date-time may be naive, as agent-server events are). Statuses are those the document declares for
+the route, plus those its prose documents for that route (ROUTE_ERRORS), plus UNIVERSAL_ERRORS.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SPEC_FILE = "openhands-openapi-1.11.0.json"
+AGENT_FRAGMENT = Path(__file__).with_name("agent-server-openapi-1.34.0.json")
 BASE = "urn:openhands-openapi"
-# Statuses the spec's prose documents but the OpenAPI document does not declare on every route.
-UNDECLARED_ERRORS = {400, 401, 403, 404, 405, 409, 410, 429, 500, 502, 503, 504}
+AGENT_PREFIX = "AgentServer."
+# Any route: a wrong or missing key (local SESSION_API_KEY, Cloud), Cloud's rate limit, a crash.
+UNIVERSAL_ERRORS = frozenset({401, 403, 429, 500})
+# What openhands-v1-api.md documents beyond the document's declarations, route by route.
+ROUTE_ERRORS: dict[tuple[str, str], frozenset[int]] = {
+    ("GET", "/api/v1/app-conversations"): frozenset({400}),  # too many ids, a bad UUID
+    ("PATCH", "/api/v1/app-conversations/{conversation_id}"): frozenset({404}),
+    ("DELETE", "/api/v1/app-conversations/{conversation_id}"): frozenset({400}),  # a non-UUID id
+    ("POST", "/api/v1/app-conversations/{conversation_id}/send-message"): frozenset({502}),  # agent server failed
+    ("GET", "/api/v1/app-conversations/start-tasks"): frozenset({400}),
+    ("GET", "/api/v1/sandboxes"): frozenset({400}),
+    # A gateway in front of an agent server that stopped (Cloud's runtime proxy, the fake).
+    ("GET", "/api/conversations/{conversation_id}/agent_final_response"): frozenset({502, 503}),
+    ("PATCH", "/api/conversations/{conversation_id}"): frozenset({502, 503}),
+}
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("uuid", raises=ValueError)
+def _uuid(value: object) -> bool:
+    return not isinstance(value, str) or bool(uuid.UUID(value))
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(datetime.fromisoformat(value))
+
+
+def api_path(path: str) -> str | None:
+    """The path as the documents know it, or None for a route outside them: an agent server's
+    routes sit below its base URL (the fake serves them under /agent/<sandbox id>)."""
+    if path.startswith("/api/v1/"):
+        return path
+    head, sep, tail = path.partition("/api/conversations/")
+    return sep + tail if sep and not head.startswith("/api/") else None
 
 
 class ContractViolation(AssertionError):
@@ -41,9 +87,20 @@ def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
 
 
+def _agent_fragment() -> dict[str, Any]:
+    """The agent server's paths and schemas, its schema names prefixed so they never meet the app's."""
+    text = AGENT_FRAGMENT.read_text().replace("#/components/schemas/", f"#/components/schemas/{AGENT_PREFIX}")
+    fragment: dict[str, Any] = json.loads(text)
+    schemas = {AGENT_PREFIX + name: schema for name, schema in fragment["components"]["schemas"].items()}
+    return {"paths": fragment["paths"], "schemas": schemas}
+
+
 class OpenAPIContract:
     def __init__(self, path: Path | None = None) -> None:
         self.doc: dict[str, Any] = json.loads((path or spec_path()).read_text())
+        agent = _agent_fragment()
+        self.doc["paths"] |= agent["paths"]
+        self.doc["components"]["schemas"] |= agent["schemas"]
         resource = Resource.from_contents(self.doc | {"$id": BASE}, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(BASE, resource)
         self.violations: list[str] = []
@@ -55,20 +112,33 @@ class OpenAPIContract:
 
     @staticmethod
     def _regex(template: str) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$")
+        return re.compile("^" + re.sub(r"\{([^/}]+)\}", r"(?P<\1>[^/]+)", template) + "$")
 
     def match(self, method: str, path: str) -> tuple[str, dict[str, Any]]:
+        template, operation, _ = self._match(method, path)
+        return template, operation
+
+    def _match(self, method: str, path: str) -> tuple[str, dict[str, Any], dict[str, str]]:
         for regex, template in self._routes:
-            if regex.match(path):
+            found = regex.match(path)
+            if found:
                 operation = self.doc["paths"][template].get(method.lower())
                 if operation is not None:
-                    return template, operation
+                    return template, operation, found.groupdict()
         raise ContractViolation(f"{method} {path}: no such operation in the OpenAPI document")
+
+    def _check_path(self, method: str, template: str, operation: dict[str, Any], values: dict[str, str]) -> None:
+        for index, param in enumerate(operation.get("parameters", [])):
+            if param["in"] == "path" and param["name"] in values:
+                pointer = f"/paths/{_escape(template)}/{method.lower()}/parameters/{index}/schema"
+                self._check_param(pointer, values[param["name"]], f"{method} {template}: path {param['name']}")
 
     def _validator(self, pointer: str) -> Draft202012Validator:
         validator = self._validators.get(pointer)
         if validator is None:
-            validator = Draft202012Validator({"$ref": f"{BASE}#{pointer}"}, registry=self.registry)
+            validator = Draft202012Validator(
+                {"$ref": f"{BASE}#{pointer}"}, registry=self.registry, format_checker=FORMATS
+            )
             self._validators[pointer] = validator
         return validator
 
@@ -80,8 +150,9 @@ class OpenAPIContract:
             raise ContractViolation(f"{what}: at {where}: {first.message[:300]}")
 
     def validate_request(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> None:
-        template, operation = self.match(method, path)
+        template, operation, path_values = self._match(method, path)
         what = f"{method} {template}"
+        self._check_path(method, template, operation, path_values)
         declared = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
         for name in query:
             if name not in declared:
@@ -120,14 +191,19 @@ class OpenAPIContract:
                 return
         raise ContractViolation(f"{what}: {raw!r} does not fit the declared schema")
 
+    def record(self, kind: str, check: Callable[..., None], *args: Any, into: list[str] | None = None) -> None:
+        try:
+            check(*args)
+        except ContractViolation as exc:
+            (self.violations if into is None else into).append(f"{kind} {exc}")
+
     def validate_response(self, method: str, path: str, status: int, body: Any) -> None:
         template, operation = self.match(method, path)
         what = f"{method} {template} -> {status}"
         responses = operation.get("responses", {})
         declared = responses.get(str(status))
-        if declared is None:
-            if status not in UNDECLARED_ERRORS:
-                raise ContractViolation(f"{what}: status not declared")
+        if declared is None and status not in UNIVERSAL_ERRORS | ROUTE_ERRORS.get((method, template), frozenset()):
+            raise ContractViolation(f"{what}: status neither declared nor documented for this route")
         if status >= 400:
             if not isinstance(body, dict) or not ({"detail"} <= set(body) or {"error"} <= set(body)):
                 raise ContractViolation(f"{what}: error body is not {{'detail': …}} or {{'error': …}}: {body!r:.200}")
@@ -146,31 +222,79 @@ def _body(content: bytes) -> Any:
         return content.decode(errors="replace")
 
 
+INJECTED = "x-fake-injected"  # set by the fake on answers a test injected: they break the contract on purpose
+
+
 def contract_event_hooks(
     contract: OpenAPIContract, *, check_requests: bool = True, check_responses: bool = True
 ) -> dict[str, list[Any]]:
-    """httpx hooks that check each /api/v1 exchange and record violations on the contract
-    (raising inside a hook would surface as an oh-mcp bug rather than a contract failure)."""
+    """httpx hooks that check each exchange with the app or an agent server and record violations on
+    the contract (raising inside a hook would surface as an oh-mcp bug rather than a contract failure)."""
 
     async def on_request(request: httpx.Request) -> None:
-        if not check_requests or not request.url.path.startswith("/api/v1/"):
-            return
-        query: dict[str, list[str]] = {}
-        for key, value in request.url.params.multi_items():
-            query.setdefault(key, []).append(value)
-        try:
-            contract.validate_request(request.method, request.url.path, query, _body(request.content))
-        except ContractViolation as exc:
-            contract.violations.append(f"request {exc}")
+        path = api_path(request.url.path)
+        if check_requests and path is not None:
+            query = _query(request.url.params.multi_items())
+            contract.record("request", contract.validate_request, request.method, path, query, _body(request.content))
 
     async def on_response(response: httpx.Response) -> None:
         request = response.request
-        if not check_responses or not request.url.path.startswith("/api/v1/"):
+        path = api_path(request.url.path)
+        if not check_responses or path is None or INJECTED in response.headers:
             return
         await response.aread()
-        try:
-            contract.validate_response(request.method, request.url.path, response.status_code, _body(response.content))
-        except ContractViolation as exc:
-            contract.violations.append(f"response {exc}")
+        body = _body(response.content)
+        contract.record("response", contract.validate_response, request.method, path, response.status_code, body)
 
     return {"request": [on_request], "response": [on_response]}
+
+
+def _query(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    query: dict[str, list[str]] = {}
+    for key, value in items:
+        query.setdefault(key, []).append(value)
+    return query
+
+
+@functools.cache
+def shared_contract() -> OpenAPIContract:
+    return OpenAPIContract()
+
+
+def asgi_check(app: ASGIApp, contract: OpenAPIContract, enabled: Callable[[], bool], into: list[str]) -> ASGIApp:
+    """Check every exchange the app serves, whoever the client is (a subprocess, a server built
+    without hooks); violations go to `into`. `enabled()` is read per request."""
+
+    async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+        path = api_path(scope["path"]) if scope["type"] == "http" else None
+        if path is None or not enabled():
+            await app(scope, receive, send)
+            return
+        method = scope["method"]
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        query = _query(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
+        contract.record("request", contract.validate_request, method, path, query, _body(b"".join(chunks)), into=into)
+        answer: dict[str, Any] = {"status": 0, "body": b"", "injected": False}
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["injected"] = any(k.decode().lower() == INJECTED for k, _ in message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+            await send(message)
+
+        await app(scope, replay, capture)
+        if not answer["injected"]:
+            body = _body(answer["body"])
+            contract.record("response", contract.validate_response, method, path, answer["status"], body, into=into)
+
+    return checked

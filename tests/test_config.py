@@ -37,6 +37,14 @@ def test_lists_and_booleans_are_parsed_from_the_environment() -> None:
     assert settings.exclude_tools == ()
 
 
+def test_the_agent_server_template_is_read_from_flag_or_environment() -> None:
+    env = {"OH_MCP_AGENT_SERVER_URL": "http://host.docker.internal:{port}/"}
+    assert Settings.load([], env=env).agent_server_url == "http://host.docker.internal:{port}"
+    flagged = Settings.load(["--agent-server-url", "https://{host}.lan:{port}"], env=env)
+    assert flagged.agent_server_url == "https://{host}.lan:{port}"
+    assert flagged.source_of("agent_server_url") == "--agent-server-url"
+
+
 def test_the_api_key_is_secret_in_repr_and_dump() -> None:
     settings = Settings.load([], env={"OPENHANDS_API_KEY": "sk-very-secret-123"})
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "sk-very-secret-123"
@@ -52,6 +60,8 @@ def test_the_api_key_is_secret_in_repr_and_dump() -> None:
         ({"OH_MCP_TIMEOUT": "soon"}, "invalid OH_MCP_TIMEOUT"),
         ({"OH_MCP_READ_ONLY": "maybe"}, "OH_MCP_READ_ONLY must be true or false"),
         ({"OH_MCP_TRANSPORT": "carrier-pigeon"}, "invalid OH_MCP_TRANSPORT"),
+        ({"OH_MCP_AGENT_SERVER_URL": "http://box:{pot}"}, "invalid OH_MCP_AGENT_SERVER_URL: only {scheme}, {host}"),
+        ({"OH_MCP_AGENT_SERVER_URL": "openhands:{port}"}, "invalid OH_MCP_AGENT_SERVER_URL: must be an http://"),
     ],
 )
 def test_a_bad_value_is_one_readable_error(env: dict[str, str], expected: str) -> None:

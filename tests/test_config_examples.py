@@ -122,9 +122,13 @@ def _check_mcp(server: Hosted, token: str | None) -> None:
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in EXAMPLES.glob("*.json")))
-def test_every_json_example_parses(path: str) -> None:
+def test_every_json_example_declares_one_openhands_server_that_runs_oh_mcp(path: str) -> None:
     data = json.loads((EXAMPLES / path).read_text())
-    assert data
+    servers = [v for key in ("mcpServers", "servers", "context_servers") for v in data.get(key, {}).values()]
+    assert [s for key in ("mcpServers", "servers", "context_servers") for s in data.get(key, {})] == ["openhands"]
+    (server,) = servers
+    launched = " ".join([server.get("command", ""), *server.get("args", [])])
+    assert launched.rstrip().endswith("oh-mcp") or server.get("url", "").endswith("/mcp"), server
 
 
 # ---- host configurations ------------------------------------------------------------------------

@@ -23,8 +23,12 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from sse_starlette.sse import AppStatus
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
-from tests.calls import ok
+from oh_mcp.http import Drain
+from tests.calls import eventually, ok
 from tests.fake.server import free_port
 from tests.fake.state import FakeOpenHands
 
@@ -189,12 +193,17 @@ async def test_a_title_hold_goes_on_after_the_session_with_the_callers_own_key(f
     with hosted(fake, "--transport", "streamable-http", OH_MCP_POLL_INTERVAL="0.05") as server:
         async with connect(server.base + "/mcp", {"X-OpenHands-API-Key": "user-key-alice"}) as client:
             started = await ok(client, "start_conversation", {"message": "hi", "title": "Alice's"})
-        await anyio.sleep(1.5)  # the stale write lands at 0.5 s, after the session has ended
+        # The stale write lands at 0.5 s, after the session has ended; the hold sets the title again.
+        await eventually(lambda: len(title_patches(fake)) == 2, timeout=10)
         rec = fake.conversation(started["conversation_id"])
         assert rec is not None and rec.title == "Alice's" and rec.title_revert is None
         assert "user-key-alice" not in server.stderr()
-    patches = [key for path, _q, key in fake.keys_seen if re.fullmatch(r"/api/v1/app-conversations/[0-9a-f]{32}", path)]
-    assert patches == ["user-key-alice", "user-key-alice"], "the rename, then the hold setting it again"
+    assert title_patches(fake) == ["user-key-alice", "user-key-alice"], "the rename, then the hold setting it again"
+
+
+def title_patches(fake: FakeOpenHands) -> list[str | None]:
+    """The key of each PATCH of an app conversation (a rename)."""
+    return [key for path, _q, key in fake.keys_seen if re.fullmatch(r"/api/v1/app-conversations/[0-9a-f]{32}", path)]
 
 
 async def test_a_server_key_wins_unless_forwarding_is_asked_for(fake: FakeOpenHands) -> None:
@@ -302,8 +311,9 @@ async def test_sigterm_lets_the_call_in_flight_finish_then_exits_0(fake: FakeOpe
                 )
 
             async with anyio.create_task_group() as tg:
+                polls = len(fake.requests)
                 tg.start_soon(wait)
-                await anyio.sleep(0.5)
+                await eventually(lambda: len(fake.requests) > polls + 1)  # the wait is polling
                 server.proc.send_signal(signal.SIGTERM)
         assert answer["settled"] is True and "slow" in answer["final_response"]
         assert server.proc.wait(timeout=30) == 0
@@ -340,3 +350,37 @@ def test_the_inspector_reaches_a_hosted_server_with_a_token(fake: FakeOpenHands)
     assert len(json.loads(listed.stdout)["result"]["tools"]) == 16
     assert called.returncode == 0 and "inspected over http" in called.stdout
     assert denied.returncode != 0
+
+
+async def test_during_shutdown_new_calls_get_503_while_the_one_in_flight_finishes() -> None:
+    drain = Drain()
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        entered.set()
+        await release.wait()
+        await JSONResponse({"done": True})(scope, receive, send)
+
+    app = drain.wrap(slow_app)
+    transport = httpx.ASGITransport(app=app)
+    answers: dict[str, httpx.Response] = {}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://oh-mcp.test") as http:
+
+            async def in_flight() -> None:
+                answers["first"] = await http.post("/mcp", json={})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(in_flight)
+                with anyio.fail_after(5):
+                    await entered.wait()
+                drain.begin()
+                assert AppStatus.should_exit is False, "streams must outlive the call in flight"
+                with anyio.fail_after(2):  # a call let through would wait on `release` forever
+                    refused = await http.post("/mcp", json={})
+                release.set()
+            assert refused.status_code == 503 and "shutting down" in refused.json()["error"]
+            assert answers["first"].json() == {"done": True}
+            assert AppStatus.should_exit is True, "released once the last call has answered"
+    finally:
+        AppStatus.should_exit = False

@@ -56,6 +56,7 @@ async def one_call(client: Client, rng: random.Random, conv_id: str) -> str:
     return f"unexpected: {text[:200]}"
 
 
+@pytest.mark.timeout(240)  # a soak: ~18 s idle, ~47 s on a busy machine
 async def test_soak_many_sessions_with_faults(fake: FakeOpenHands) -> None:
     conv = fake.add_conversation(title="soak")
     with hosted(fake, "--transport", "streamable-http", "--log-level", "WARNING") as server:

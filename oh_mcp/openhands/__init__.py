@@ -2,6 +2,7 @@
 
 from .client import KeyProvider, OpenHandsClient
 from .errors import (
+    AgentServerUnreachable,
     Archived,
     AuthFailed,
     ConnectionFailed,
@@ -34,6 +35,7 @@ __all__ = [
     "AppConversation",
     "Archived",
     "AuthFailed",
+    "AgentServerUnreachable",
     "ConnectionFailed",
     "Event",
     "ExecutionStatus",

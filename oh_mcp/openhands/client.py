@@ -11,12 +11,16 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from .errors import (
+    AgentServerUnreachable,
+    AuthFailed,
+    ConnectionFailed,
     NotFound,
     OpenHandsError,
     RateLimited,
@@ -58,6 +62,9 @@ OnChange = Callable[[W], Awaitable[None]]
 KeyProvider = Callable[[], str | None]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# POST /sandboxes (and a resume) answers only once the agent server is up: about 13 s, and OpenHands
+# gives up after 30 s. Those calls get this long, so a slow start is not cut at the usual timeout.
+SANDBOX_START_TIMEOUT = 45.0
 USER_AGENT = "oh-mcp"
 
 
@@ -74,6 +81,8 @@ class OpenHandsClient:
         retries: int = 2,
         poll_interval: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        agent_server_url: str | None = None,
+        sandbox_start_timeout: float = SANDBOX_START_TIMEOUT,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -82,6 +91,8 @@ class OpenHandsClient:
         known.add(self._api_key.get_secret_value() if self._api_key else None, pin=True)
         self.retries = retries
         self.poll_interval = poll_interval
+        self.agent_server_url = agent_server_url
+        self.sandbox_start_timeout = max(timeout, sandbox_start_timeout)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -133,12 +144,16 @@ class OpenHandsClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         secrets: tuple[str, ...] = (),
+        timeout: float | None = None,
     ) -> Any:
         write = method not in ("GET", "HEAD")
+        wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
         for attempt in range(1 + self.retries):
             last = attempt == self.retries
             try:
-                response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                response = await self._http.request(
+                    method, url, params=params, json=json, headers=headers, timeout=wait
+                )
             except httpx.TransportError as exc:
                 if last or not _may_retry(exc, write):
                     raise error_from_transport(exc, what, write=write) from None
@@ -159,9 +174,17 @@ class OpenHandsClient:
             raise error
         await anyio.sleep(delay)
 
-    async def _api(self, method: str, path: str, *, what: str, params: Any = None, json: Any = None) -> Any:
+    async def _api(
+        self, method: str, path: str, *, what: str, params: Any = None, json: Any = None, timeout: float | None = None
+    ) -> Any:
         return await self._send(
-            method, "/api/v1" + path, what=what, params=params, json=json, headers=self._auth_headers()
+            method,
+            "/api/v1" + path,
+            what=what,
+            params=params,
+            json=json,
+            headers=self._auth_headers(),
+            timeout=timeout,
         )
 
     # ---- app conversations ------------------------------------------------------------------
@@ -265,14 +288,21 @@ class OpenHandsClient:
 
     async def create_sandbox(self, spec_id: str | None = None) -> Sandbox:
         # The spec id travels as a query parameter; the route takes no body.
-        data = await self._api("POST", "/sandboxes", what="the new sandbox", params=_params(sandbox_spec_id=spec_id))
+        data = await self._api(
+            "POST",
+            "/sandboxes",
+            what="the new sandbox",
+            params=_params(sandbox_spec_id=spec_id),
+            timeout=self.sandbox_start_timeout,
+        )
         return _validate(Sandbox, data, "sandbox")
 
     async def pause_sandbox(self, sid: str) -> None:
         await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/pause", what=f"Sandbox {sid}")
 
     async def resume_sandbox(self, sid: str) -> None:
-        await self._api("POST", f"/sandboxes/{sandbox_id(sid)}/resume", what=f"Sandbox {sid}")
+        path = f"/sandboxes/{sandbox_id(sid)}/resume"
+        await self._api("POST", path, what=f"Sandbox {sid}", timeout=self.sandbox_start_timeout)
 
     async def delete_sandbox(self, sid: str) -> None:
         # 1.11.0 ignores the path segment and reads a required ?sandbox_id= query parameter.
@@ -288,18 +318,43 @@ class OpenHandsClient:
 
     # ---- agent server -----------------------------------------------------------------------
 
+    def agent_url(self, conversation_url: str) -> str:
+        """Where to reach an agent server OpenHands reports at `conversation_url`.
+
+        OpenHands reports the address as it sees it (often http://localhost:<port>); with an
+        agent_server_url template its scheme, host and port are replaced, keeping the path.
+        """
+        if not self.agent_server_url:
+            return conversation_url.rstrip("/")
+        parts = urlsplit(conversation_url)
+        base = self.agent_server_url.format(
+            scheme=parts.scheme, host=parts.hostname or "", port=parts.port or _DEFAULT_PORTS.get(parts.scheme, "")
+        )
+        return base.rstrip("/") + parts.path.rstrip("/")
+
+    async def _agent(self, method: str, conversation: AppConversation, path: str = "", *, json: Any = None) -> Any:
+        """One call to the conversation's agent server, with its session key (never the user's key)."""
+        assert conversation.conversation_url and conversation.session_api_key is not None
+        key = conversation.session_api_key.get_secret_value()
+        url = self.agent_url(conversation.conversation_url) + path
+        what = f"the agent server of conversation {conversation.id}"
+        try:
+            return await self._send(
+                method, url, what=what, json=json, headers={"X-Session-API-Key": key}, secrets=self._secrets(key)
+            )
+        except AuthFailed as exc:
+            message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
+            raise AuthFailed(f"{message} (HTTP {exc.status}).", hint=_AGENT_KEY_REFUSED, status=exc.status) from None
+        except ConnectionFailed as exc:
+            if isinstance(exc, AgentServerUnreachable) or exc.reason is None:
+                raise
+            raise AgentServerUnreachable(what, url=url, reason=exc.reason) from None
+
     async def get_final_response(self, conversation: AppConversation) -> str | None:
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        key = conversation.session_api_key.get_secret_value()
-        data = await self._send(
-            "GET",
-            conversation.conversation_url.rstrip("/") + "/agent_final_response",
-            what=f"the agent server of conversation {conversation.id}",
-            headers={"X-Session-API-Key": key},
-            secrets=self._secrets(key),
-        )
+        data = await self._agent("GET", conversation, "/agent_final_response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 
@@ -307,15 +362,7 @@ class OpenHandsClient:
         """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        key = conversation.session_api_key.get_secret_value()
-        await self._send(
-            "PATCH",
-            conversation.conversation_url,
-            what=f"the agent server of conversation {conversation.id}",
-            json={"title": title.strip()},
-            headers={"X-Session-API-Key": key},
-            secrets=self._secrets(key),
-        )
+        await self._agent("PATCH", conversation, json={"title": title.strip()})
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used
@@ -400,6 +447,13 @@ class OpenHandsClient:
             if remaining <= 0:
                 raise WaitTimedOut("The wait ran out of time.", last=item)
             await anyio.sleep(min(self.poll_interval, remaining))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_AGENT_KEY_REFUSED = (
+    "The agent server refused the session key OpenHands gave for this conversation. If "
+    "OH_MCP_AGENT_SERVER_URL is set, check that it leads to each conversation's own agent server."
+)
 
 
 def _params(**values: Any) -> dict[str, Any]:

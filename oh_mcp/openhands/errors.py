@@ -15,6 +15,8 @@ callers never read status codes or catch httpx exceptions themselves.
   x RateLimited               429: carries `retry_after` seconds when the server said
   x ServerError               any other 5xx, or a body we could not understand
   x ConnectionFailed          OpenHands could not be reached at all
+    x AgentServerUnreachable  a conversation's agent server (its conversation_url) could not be reached;
+                              carries the `url` tried and the `reason`
   x RequestTimeout            no answer within the timeout; `sent` says whether a write may have landed
   x WaitTimedOut              a wait helper's deadline passed (not an HTTP failure)
   x StartFailed               a start task ended in ERROR; carries the task's `detail`
@@ -22,7 +24,10 @@ callers never read status codes or catch httpx exceptions themselves.
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -119,6 +124,24 @@ class ConnectionFailed(OpenHandsError):
     status = None
     default_hint = "Check that OpenHands is running and that OPENHANDS_URL points at it."
 
+    def __init__(self, message: str, *, hint: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason  # why no connection could be made; None when one broke on the way
+
+
+class AgentServerUnreachable(ConnectionFailed):
+    """The app server answers, but the agent server address it reports does not: typical when oh-mcp
+    runs in another container or host than OpenHands, which reports it as `localhost:<port>`."""
+
+    default_hint = (
+        "That is the agent server's address as OpenHands reports it; if oh-mcp runs elsewhere (another "
+        "container or host), set OH_MCP_AGENT_SERVER_URL to where it is reachable, e.g. http://openhands:{port}."
+    )
+
+    def __init__(self, what: str, *, url: str, reason: str) -> None:
+        super().__init__(f"Could not reach {what} at {url}: {reason}.", reason=reason)
+        self.url = url
+
 
 class RequestTimeout(OpenHandsError):
     status = None
@@ -175,13 +198,21 @@ def _field_message(item: Any) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After is either delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _SANDBOX_STATUS = re.compile(r"Sandbox is ([A-Z_]+)")
@@ -220,10 +251,23 @@ def error_from_response(response: httpx.Response, what: str, secrets: tuple[str,
     return ServerError(f"OpenHands failed on {what} (HTTP {code}).{said}", status=code)
 
 
+def _connect_reason(exc: httpx.TransportError) -> str:
+    """The root cause: httpx says only "All connection attempts failed" for a refused connection."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "the connection timed out"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno:
+            # asyncio puts "Connect call failed (…)" in strerror; a positive errno says why.
+            return (os.strerror(cause.errno) if cause.errno > 0 else str(cause.strerror)).lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or "the connection failed"
+
+
 def error_from_transport(exc: httpx.TransportError, what: str, *, write: bool) -> OpenHandsError:
     """Map a network failure. A write that timed out after sending may have been applied."""
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-        return ConnectionFailed(f"Could not connect to OpenHands while accessing {what}.")
+        return ConnectionFailed(f"Could not connect to OpenHands while accessing {what}.", reason=_connect_reason(exc))
     if isinstance(exc, httpx.TimeoutException):
         if write:
             return RequestTimeout(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ..openhands import (
     AppConversation,
     Archived,
+    AuthFailed,
+    ConnectionFailed,
     ExecutionStatus,
     OpenHandsClient,
     SandboxNotRunning,
@@ -60,6 +64,10 @@ conversations = Toolset(
         "get_conversation_events to see what the agent did."
     ),
 )
+
+logger = logging.getLogger(__name__)
+
+EVENT_LAG_PATIENCE = 10.0  # the app server's event webhook lags a few seconds behind the agent
 
 
 @conversations.tool(title="List conversations", read_only=True, destructive=False, idempotent=True)
@@ -229,6 +237,7 @@ async def wait_for_agent(
     settled is false, call it again; get_conversation_events shows the steps."""
     rt = runtime(ctx)
     progress = Progress(ctx, timeout_seconds)
+    deadline = anyio.current_time() + timeout_seconds
     try:
         conversation = await rt.client.wait_for_agent(
             conversation_id, timeout=timeout_seconds, on_poll=lambda c: progress.report(f"agent {c.execution_status}")
@@ -238,7 +247,7 @@ async def wait_for_agent(
         if not isinstance(exc.last, AppConversation):
             raise
         conversation, settled = exc.last, False
-    response = await _final_response(rt.client, conversation) if settled else None
+    response = await _final_response(rt.client, conversation, deadline) if settled else None
     secrets = secrets_of(conversation)
     chunk, next_offset = (
         window(redact(response, secrets), response_offset, rt.settings.output_budget) if response else (None, None)
@@ -264,21 +273,31 @@ def _agent_step(conversation: AppConversation, settled: bool, next_offset: int |
     return "Reply with send_message, or read the steps with get_conversation_events."
 
 
-async def _final_response(client: OpenHandsClient, conversation: AppConversation) -> str | None:
-    """Ask the agent server; when the sandbox is not running, fall back to the stored events."""
+async def _final_response(client: OpenHandsClient, conversation: AppConversation, deadline: float) -> str | None:
+    """Ask the agent server; when the sandbox is not running, or its agent server is out of reach or
+    refuses its key, fall back to the stored events: the app server holds the answer too."""
     if conversation.conversation_url:
         try:
             answer = await client.get_final_response(conversation)
-        except Unavailable:
+        except (Unavailable, ConnectionFailed, AuthFailed) as exc:
+            logger.warning("final response of %s read from stored events: %s", conversation.id, exc.message)
             answer = None
         if answer:
             return answer
-    page = await client.search_events(conversation.id, limit=50, newest_first=True)
-    for event in page.items:
-        text = final_text(event)
-        if text:
-            return text
-    return None
+    # The app server stores events by webhook, in batches: a finished agent's answer may land a moment
+    # after its status, so wait for it (within the call's wait) rather than report no answer.
+    finished = conversation.execution_status == ExecutionStatus.FINISHED
+    deadline = min(deadline, anyio.current_time() + EVENT_LAG_PATIENCE)
+    while (text := await _stored_final(client, conversation.id)) is None and finished:
+        if anyio.current_time() + client.poll_interval >= deadline:
+            break
+        await anyio.sleep(client.poll_interval)
+    return text
+
+
+async def _stored_final(client: OpenHandsClient, conv_id: str) -> str | None:
+    page = await client.search_events(conv_id, limit=50, newest_first=True)
+    return next((text for event in page.items if (text := final_text(event))), None)
 
 
 @conversations.tool(title="Get conversation events", read_only=True, destructive=False, idempotent=True)

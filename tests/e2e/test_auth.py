@@ -11,7 +11,8 @@ from mcp import Client
 
 from .harness import AppServer, Journey, oh_mcp_params, text_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+# The first test also installs OpenHands (minutes, once) and starts an app server: far past the default 60 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(1800)]
 
 
 async def test_the_session_api_key_is_required_and_checked(keyed_app_server: AppServer) -> None:

@@ -3,6 +3,7 @@ error shapes, plus a minimal agent server at /agent/{sandbox_id} that checks the
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tests.openapi_contract import INJECTED, asgi_check, shared_contract
 
 from .state import FakeOpenHands, Injection
 
@@ -201,7 +204,7 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
     if order not in ("TIMESTAMP", "TIMESTAMP_DESC"):
         raise Invalid(["query", "sort_order"], "Input should be 'TIMESTAMP' or 'TIMESTAMP_DESC'", "enum", order)
     rec = fake.conversation(request.path_params["cid"])
-    events = list(rec.events) if rec else []
+    events = fake.stored_events(rec) if rec else []
     if kind:
         events = [e for e in events if e["kind"] == kind]
     if order == "TIMESTAMP_DESC":
@@ -211,7 +214,7 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
 
 async def count_events(fake: FakeOpenHands, request: Request) -> Response:
     rec = fake.conversation(request.path_params["cid"])
-    return JSONResponse(len(rec.events) if rec else 0)
+    return JSONResponse(len(fake.stored_events(rec)) if rec else 0)
 
 
 # ---- sandboxes and specs -----------------------------------------------------------------------------
@@ -297,7 +300,7 @@ def agent_guard(fake: FakeOpenHands, request: Request) -> tuple[Any, Response | 
     sandbox = fake.sandboxes.get(sid)
     if sandbox is None or fake.sandbox_status(sid) != "RUNNING":
         return None, detail(503, "Agent server is not running")
-    if request.headers.get("x-session-api-key") != sandbox.key:
+    if fake.agent_server_rejects_keys or request.headers.get("x-session-api-key") != sandbox.key:
         return None, detail(401, "Unauthorized")
     rec = fake.conversation(request.path_params["cid"])
     if rec is None or rec.sandbox_id != sid:
@@ -310,11 +313,6 @@ async def agent_final_response(fake: FakeOpenHands, request: Request) -> Respons
     return error or JSONResponse({"response": rec.final or ""})
 
 
-async def agent_conversation(fake: FakeOpenHands, request: Request) -> Response:
-    rec, error = agent_guard(fake, request)
-    return error or JSONResponse({"id": rec.id, "execution_status": rec.execution_status, "title": rec.agent_title})
-
-
 async def agent_update_conversation(fake: FakeOpenHands, request: Request) -> Response:
     """The agent server's PATCH: its UpdateConversationRequest takes a title of 1 to 200 characters."""
     rec, error = agent_guard(fake, request)
@@ -322,19 +320,9 @@ async def agent_update_conversation(fake: FakeOpenHands, request: Request) -> Re
         return error
     title = (await json_body(request)).get("title")
     if title is not None and not (isinstance(title, str) and 1 <= len(title) <= 200):
-        return JSONResponse({"detail": [{"type": "string_too_long", "loc": ["body", "title"]}]}, status_code=422)
+        raise Invalid(["body", "title"], "String should have at most 200 characters", "string_too_long", title)
     if title is not None:
         rec.agent_title = title.strip()
-    return success()
-
-
-async def agent_send(fake: FakeOpenHands, request: Request) -> Response:
-    rec, error = agent_guard(fake, request)
-    if error:
-        return error
-    body = await json_body(request)
-    text = " ".join(c.get("text", "") for c in body.get("content", []) if c.get("type") == "text")
-    fake.deliver(rec, text, bool(body.get("run", False)))
     return success()
 
 
@@ -362,10 +350,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/_fake/stats", stats),
     ("GET", "/health", health),
     ("GET", "/openapi.json", openapi_document),
-    ("GET", "/agent/{sid}/api/conversations/{cid}", agent_conversation),
     ("PATCH", "/agent/{sid}/api/conversations/{cid}", agent_update_conversation),
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
-    ("POST", "/agent/{sid}/api/conversations/{cid}/events", agent_send),
 ]
 
 
@@ -378,6 +364,9 @@ def _endpoint(fake: FakeOpenHands, handler: Handler) -> Callable[[Request], Awai
             return JSONResponse(exc.body, status_code=422)
 
     return endpoint
+
+
+_SANDBOX_START = re.compile(r"^/api/v1/sandboxes(/[^/]+/resume)?$")
 
 
 class Faults:
@@ -404,15 +393,28 @@ class Faults:
             if injection.status is not None:
                 await _inject(injection, scope, receive, send)
                 return
+        if method == "POST" and _SANDBOX_START.match(path):
+            # Outside the handler and its lock: a start holds only its own answer.
+            await anyio.sleep(self.fake.sandbox_start_blocks_seconds)
         if path.startswith("/api/v1/"):
-            headers = dict(scope["headers"])
-            key = headers.get(b"x-session-api-key", b"").decode() or None
+            key = user_key(self.fake, dict(scope["headers"]))
             self.fake.keys_seen.append((path, scope.get("query_string", b"").decode(), key))
             accepted = self.fake.user_keys | ({self.fake.session_api_key} if self.fake.session_api_key else set())
             if accepted and key not in accepted:
                 await detail(401, "Unauthorized")(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def user_key(fake: FakeOpenHands, headers: dict[bytes, bytes]) -> str | None:
+    """The key as the server reads it: from the first of fake.key_headers the request carries."""
+    for name in fake.key_headers:
+        value = headers.get(name.encode(), b"").decode()
+        if name == "authorization":
+            value = value.removeprefix("Bearer ") if value.startswith("Bearer ") else ""
+        if value:
+            return value
+    return None
 
 
 def _delayed(send: Send, delay: float) -> Send:
@@ -426,6 +428,9 @@ def _delayed(send: Send, delay: float) -> Send:
     return late_send
 
 
+_INJECTED = {INJECTED: "1"}
+
+
 class DroppedConnection(Exception):
     """Raised mid-response so the server drops the connection, as a crashing upstream would."""
 
@@ -434,21 +439,22 @@ async def _inject(injection: Injection, scope: Scope, receive: Receive, send: Se
     if injection.mode in ("truncate", "reset"):
         # truncate: half a body, then the connection drops; reset: it drops right after the headers.
         payload = b'{"items": [{"id": "half' if injection.mode == "truncate" else b""
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"200")]
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"200"), (INJECTED.encode(), b"1")]
         await send({"type": "http.response.start", "status": injection.status or 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": True})
         raise DroppedConnection(injection.mode)
     if injection.mode == "raw":
         raw = injection.body if isinstance(injection.body, bytes) else str(injection.body or "").encode()
         content_type = injection.headers.get("content-type", "text/html")
-        response = Response(raw, status_code=injection.status or 200, media_type=content_type)
+        response = Response(raw, status_code=injection.status or 200, media_type=content_type, headers=_INJECTED)
     else:
         body = injection.body if injection.body is not None else {"detail": "injected failure"}
-        response = JSONResponse(body, status_code=injection.status or 200, headers=injection.headers)
+        response = JSONResponse(body, status_code=injection.status or 200, headers=injection.headers | _INJECTED)
     await response(scope, receive, send)
 
 
 def create_app(fake: FakeOpenHands) -> ASGIApp:
     routes = [Route(path, _endpoint(fake, handler), methods=[method]) for method, path, handler in ROUTES]
     inner = Starlette(routes=routes)
-    return Faults(inner, fake)
+    # Outermost, so it sees what clients send and get, whoever they are (a subprocess included).
+    return asgi_check(Faults(inner, fake), shared_contract(), lambda: fake.check_contract, fake.contract_violations)

@@ -44,8 +44,12 @@ def serve_fake(fake: FakeOpenHands, port: int = 0) -> Iterator[str]:
     try:
         yield fake.base_url
     finally:
-        server.should_exit = True
+        # Forced: a graceful exit waits for every open request, and a test that injected a long
+        # delay would hold its teardown that long (and leave the thread running past join).
+        server.should_exit = server.force_exit = True
         thread.join(timeout=10)
+        if thread.is_alive():
+            raise RuntimeError("the fake OpenHands did not stop")
 
 
 def seed(fake: FakeOpenHands, count: int) -> None:

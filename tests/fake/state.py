@@ -57,6 +57,7 @@ class SandboxRec:
     created_at: str
     ready_at: float = 0.0
     stuck: bool = False
+    ends_in: str = "RUNNING"  # what a start or resume ends in: RUNNING, ERROR, or MISSING (its runtime gone)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ConversationRec:
     events: list[dict[str, Any]] = field(default_factory=list)
     cost: float = 0.0
     prompt_tokens: int = 0
+    completion_tokens: int = 0
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
     title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
@@ -106,6 +108,19 @@ class FakeOpenHands:
         self.user_keys: set[str] = set()
         self.keys_seen: list[tuple[str, str, str | None]] = []
         self.peers: set[tuple[str, int]] = set()  # client (host, port) pairs: one per upstream connection
+        # Which headers carry the user's key, first found wins: a local server reads X-Session-API-Key,
+        # Cloud reads the Bearer header first. Tests that claim a header is sent set this to it alone.
+        self.key_headers: tuple[str, ...] = ("x-session-api-key",)
+        # OpenHands reports agent servers as it sees them; False reports an address oh-mcp cannot
+        # reach (another loopback address, where nothing listens), as from another container.
+        self.agent_server_reachable = True
+        self.agent_server_rejects_keys = False  # the agent server answers 401 to every session key
+        # Like the app server's webhook, which stores events in batches: each event shows in the app
+        # server's event search only this long after it happened (the agent server has it at once).
+        self.event_lag_seconds = 0.0
+        # How long POST /sandboxes and /resume hold their answer, as a Docker sandbox start does
+        # (about 13 s, up to 30 s, against oh-mcp's default 30 s request timeout).
+        self.sandbox_start_blocks_seconds = 0.0
         self.start_task_step_seconds = 0.05
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
@@ -129,6 +144,11 @@ class FakeOpenHands:
             }
         ]
         self.deliveries: list[dict[str, Any]] = []
+        # Every exchange is checked against the real server's documents (tests.openapi_contract);
+        # tests that send bad requests on purpose turn this off.
+        self.check_contract = True
+        self.contract_violations: list[str] = []
+        self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
         self._injections: list[Injection] = []
@@ -181,6 +201,28 @@ class FakeOpenHands:
 
     def set_sandbox_status(self, sandbox_id: str, status: str) -> None:
         self.sandboxes[sandbox_id].status = status
+        if status == "STARTING":
+            self.sandboxes[sandbox_id].ready_at = time.monotonic() + self.start_sandbox_seconds
+
+    def sandbox_start_ends_in(self, sandbox_id: str, status: str) -> None:
+        """The sandbox's next start or resume ends in `status` (ERROR, or MISSING: its runtime is gone)."""
+        self.sandboxes[sandbox_id].ends_in = status
+
+    def agent_base(self) -> str:
+        if self.agent_server_reachable:
+            return self.base_url
+        return self.base_url.replace("127.0.0.1", "127.0.0.9")
+
+    def stored_events(self, rec: ConversationRec) -> list[dict[str, Any]]:
+        """The events the app server has received so far (see event_lag_seconds)."""
+        now = time.monotonic()
+        return [e for e in rec.events if self._arrivals.get(e["id"], 0.0) <= now]
+
+    def add_events(self, rec: ConversationRec, *events: dict[str, Any]) -> None:
+        arrival = time.monotonic() + self.event_lag_seconds
+        for event in events:
+            self._arrivals[event["id"]] = arrival
+        rec.events.extend(events)
 
     def sandbox_key(self, sandbox_id: str) -> str:
         return self.sandboxes[sandbox_id].key
@@ -207,7 +249,7 @@ class FakeOpenHands:
         if rec is None:
             return "MISSING"
         if rec.status == "STARTING" and not rec.stuck and time.monotonic() >= rec.ready_at:
-            rec.status = "RUNNING"
+            rec.status = rec.ends_in
         return rec.status
 
     def sandbox_json(self, sid: str) -> dict[str, Any] | None:
@@ -267,7 +309,7 @@ class FakeOpenHands:
                 if sandbox_status == "MISSING":
                     del self.sandboxes[sandbox_id]
                 else:
-                    self.sandboxes[sandbox_id].status = sandbox_status
+                    self.set_sandbox_status(sandbox_id, sandbox_status)
             rec = ConversationRec(uuid.uuid4().hex, sandbox_id, title, repository, branch)
             rec.execution_status = execution_status
             self.conversations[rec.id] = rec
@@ -307,7 +349,7 @@ class FakeOpenHands:
                 "accumulated_token_usage": {
                     "model": "fake-model",
                     "prompt_tokens": rec.prompt_tokens,
-                    "completion_tokens": rec.prompt_tokens // 4,
+                    "completion_tokens": rec.completion_tokens,
                     "cache_read_tokens": 0,
                     "cache_write_tokens": 0,
                     "reasoning_tokens": 0,
@@ -324,7 +366,7 @@ class FakeOpenHands:
             "updated_at": rec.updated_at,
             "sandbox_status": status,
             "execution_status": rec.execution_status if running else None,
-            "conversation_url": f"{self.base_url}/agent/{rec.sandbox_id}/api/conversations/{rec.id}"
+            "conversation_url": f"{self.agent_base()}/agent/{rec.sandbox_id}/api/conversations/{rec.id}"
             if running
             else None,
             "session_api_key": sandbox.key if running and sandbox else None,
@@ -336,7 +378,7 @@ class FakeOpenHands:
         """A user message reaches the agent: record it, and start the agent when run is true."""
         with self.lock:
             self.deliveries.append({"conversation_id": rec.id, "text": text, "run": run})
-            rec.events.append(_message_event("user", text))
+            self.add_events(rec, _message_event("user", text))
             rec.updated_at = now_iso()
             if self.auto_title_seconds is not None and rec.title_copy_at is None:
                 rec.agent_title = rec.agent_title or "Auto: " + text[:40]
@@ -345,7 +387,7 @@ class FakeOpenHands:
                 rec.execution_status = "running"
                 rec.pending = text
                 rec.running_until = time.monotonic() + self.agent_run_seconds
-                rec.events.append(_state_event("running"))
+                self.add_events(rec, _state_event("running"))
 
     def _copy_title(self, rec: ConversationRec) -> None:
         now = time.monotonic()
@@ -363,12 +405,13 @@ class FakeOpenHands:
         rec.final = f"Echo: {text}"
         # An agent that prints its environment shows the sandbox key, as a real one would.
         output = f"SESSION_API_KEY={self.sandboxes[rec.sandbox_id].key}\nHOME=/root" if "print env" in text else None
-        rec.events.extend(_agent_turn(text, rec.final, output))
+        self.add_events(rec, *_agent_turn(text, rec.final, output))
         rec.execution_status = "finished"
         rec.running_until = None
         rec.pending = None
         rec.cost += 0.01
         rec.prompt_tokens += 100 + len(text) // 4
+        rec.completion_tokens += 20
         rec.updated_at = now_iso()
 
     # ---- start tasks -------------------------------------------------------------------------
@@ -427,7 +470,7 @@ class FakeOpenHands:
             "detail": task.fail_detail if status == "ERROR" else None,
             "app_conversation_id": task.conversation_id if status == "READY" else None,
             "sandbox_id": task.sandbox_id,
-            "agent_server_url": f"{self.base_url}/agent/{task.sandbox_id}" if reached >= 2 else None,
+            "agent_server_url": f"{self.agent_base()}/agent/{task.sandbox_id}" if reached >= 2 else None,
             "request": task.request,
             "created_at": task.created_at,
             "updated_at": task.updated_at,
@@ -465,9 +508,13 @@ def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, 
     )
 
 
+FAILING = "frobnicate"  # a message that mentions it makes the agent run a command that fails
+
+
 def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[str, Any]]:
-    command = "env" if output else "ls -la"
+    command = FAILING if FAILING in text else "env" if output else "ls -la"
     action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
+    failed = command == FAILING
     observation = _event(
         "ObservationEvent",
         "environment",
@@ -475,12 +522,31 @@ def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[s
         tool_call_id=action["tool_call_id"],
         observation={
             "kind": "TerminalObservation",
-            "content": _text(output or "total 0\nREADME.md"),
+            "content": _text(f"bash: {FAILING}: command not found" if failed else output or "total 0\nREADME.md"),
             "command": command,
-            "exit_code": 0,
-            "is_error": False,
+            "exit_code": 127 if failed else 0,
+            "is_error": failed,
         },
         action_id=action["id"],
     )
     finish = _action_event("finish", {"kind": "FinishAction", "message": final}, "Done.")
-    return [action, observation, finish, _state_event("finished")]
+    errors = _error_events(action) if failed else []
+    return [action, observation, *errors, finish, _state_event("finished")]
+
+
+def _error_events(action: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the SDK records when a tool call goes wrong and when the conversation itself fails."""
+    agent_error = _event(
+        "AgentErrorEvent",
+        "agent",
+        tool_name="terminal",
+        tool_call_id=action["tool_call_id"],
+        error="Tool call interrupted before completion: the command was killed.",
+    )
+    conversation_error = _event(
+        "ConversationErrorEvent",
+        "environment",
+        code="LLMContextWindowExceedError",
+        detail="The context window is full.",
+    )
+    return [agent_error, conversation_error]

@@ -3,11 +3,13 @@ spec describes. Also proves the contract checker catches drift."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from tests.fake.state import FakeOpenHands
-from tests.openapi_contract import ContractViolation, OpenAPIContract, contract_event_hooks
+from tests.openapi_contract import ContractViolation, OpenAPIContract, api_path, contract_event_hooks
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +76,8 @@ async def test_live_fields_are_null_unless_the_sandbox_runs(fake: FakeOpenHands,
 
 @pytest.fixture
 async def lax(fake: FakeOpenHands, contract: OpenAPIContract):
-    """For requests that break the contract on purpose: only the answers are checked."""
+    """For requests that break the contract on purpose: only the answers are checked (by the hooks)."""
+    fake.check_contract = False
     hooks = contract_event_hooks(contract, check_requests=False)
     async with httpx.AsyncClient(base_url=fake.base_url, event_hooks=hooks) as client:
         yield client
@@ -142,3 +145,37 @@ def test_the_checker_catches_drift(openapi: OpenAPIContract) -> None:
         openapi.validate_response("POST", "/api/v1/sandboxes/x/pause", 404, {"message": "gone"})
     with pytest.raises(ContractViolation):
         openapi.validate_request("POST", "/api/v1/app-conversations/abc/send-message", {}, {"content": "not a list"})
+
+
+def test_the_checker_reads_formats_path_parameters_and_statuses_as_the_server_does(openapi: OpenAPIContract) -> None:
+    hex_id = "0123456789abcdef0123456789abcdef"
+    body = {"content": [{"type": "text", "text": "x"}]}
+    openapi.validate_request("POST", f"/api/v1/app-conversations/{hex_id}/send-message", {}, body)
+    with pytest.raises(ContractViolation, match="path conversation_id"):
+        openapi.validate_request("POST", "/api/v1/app-conversations/not-a-uuid/send-message", {}, body)
+    spec: dict[str, Any] = {
+        "id": "s",
+        "command": None,
+        "created_at": "2026-12-01T10:00:00",
+        "initial_env": {},
+        "working_dir": ".",
+    }
+    openapi.validate_response("GET", "/api/v1/sandbox-specs/search", 200, {"items": [spec]})
+    with pytest.raises(ContractViolation, match="is not a 'date-time'"):
+        openapi.validate_response("GET", "/api/v1/sandbox-specs/search", 200, {"items": [spec | {"created_at": "May"}]})
+    with pytest.raises(ContractViolation, match="neither declared nor documented"):
+        openapi.validate_response("GET", "/api/v1/sandboxes/search", 404, {"detail": "Not Found"})
+    openapi.validate_response("POST", "/api/v1/sandboxes/s1/pause", 404, {"detail": "Not Found"})
+
+
+def test_the_checker_knows_the_agent_server_routes_oh_mcp_uses(openapi: OpenAPIContract) -> None:
+    path = api_path("/agent/sbx1/api/conversations/0123456789abcdef0123456789abcdef/agent_final_response")
+    assert path == "/api/conversations/0123456789abcdef0123456789abcdef/agent_final_response"
+    assert api_path("/api/v1/sandboxes") == "/api/v1/sandboxes" and api_path("/alive") is None
+    openapi.validate_response("GET", path, 200, {"response": "done"})
+    with pytest.raises(ContractViolation, match="response"):
+        openapi.validate_response("GET", path, 200, {"answer": "done"})
+    with pytest.raises(ContractViolation, match="path conversation_id"):
+        openapi.validate_request("PATCH", "/api/conversations/c1", {}, {"title": "t"})
+    with pytest.raises(ContractViolation, match="no such operation"):
+        openapi.validate_request("POST", path.removesuffix("/agent_final_response") + "/events", {}, {})

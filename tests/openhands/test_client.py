@@ -79,7 +79,7 @@ async def test_the_start_poll_stops_when_cancelled(fake: FakeOpenHands, oh: Open
     with anyio.move_on_after(0.3):
         await oh.wait_for_start_task(task.id, timeout=60)
     count = len(fake.requests)
-    await anyio.sleep(0.2)
+    await anyio.sleep(0.1)  # five poll intervals
     assert len(fake.requests) == count
 
 
@@ -259,14 +259,22 @@ async def test_a_payload_of_the_wrong_shape_is_a_server_error() -> None:
             await oh.search_sandboxes()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [("x-session-api-key",), ("authorization",), ("authorization", "x-session-api-key")],
+    ids=["local server", "bearer only", "cloud (bearer first)"],
+)
 async def test_the_key_is_sent_both_ways_and_a_wrong_key_is_an_auth_error(
-    fake: FakeOpenHands, contract: OpenAPIContract
+    fake: FakeOpenHands, contract: OpenAPIContract, headers: tuple[str, ...]
 ) -> None:
+    # The fake reads the key only from `headers`: a client that drops one of the two fails here.
+    fake.key_headers = headers
     fake.session_api_key = "sk-local-123"
     hooks = contract_event_hooks(contract)
     async with OpenHandsClient(fake.base_url, api_key="sk-local-123", event_hooks=hooks) as oh:
         assert (await oh.search_sandboxes()).items == []
         assert "sk-local-123" not in repr(oh)
+    assert fake.keys_seen[-1][2] == "sk-local-123"
     async with OpenHandsClient(fake.base_url, api_key="sk-wrong-999", event_hooks=hooks) as oh:
         with pytest.raises(AuthFailed, match="OPENHANDS_API_KEY") as info:
             await oh.search_sandboxes()
@@ -280,3 +288,21 @@ async def test_ids_are_checked_before_any_request(fake: FakeOpenHands, oh: OpenH
     with pytest.raises(InvalidRequest):
         await oh.pause_sandbox("a/../b")
     assert len(fake.requests) == before
+
+
+async def test_a_sandbox_start_may_outlast_the_request_timeout_up_to_its_own_limit(
+    fake: FakeOpenHands, contract: OpenAPIContract
+) -> None:
+    # Scaled down from the real thing: a start of ~13 s (up to 30 s) against a 30 s request timeout.
+    fake.sandbox_start_blocks_seconds = 0.4
+    hooks = contract_event_hooks(contract)
+    async with OpenHandsClient(fake.base_url, timeout=0.2, sandbox_start_timeout=0.8, event_hooks=hooks) as oh:
+        made = await oh.create_sandbox()
+        await oh.pause_sandbox(made.id)
+        await oh.resume_sandbox(made.id)
+        assert (await oh.get_sandbox(made.id)).status in ("STARTING", "RUNNING")
+        fake.sandbox_start_blocks_seconds = 1.2
+        with pytest.raises(RequestTimeout) as info:
+            await oh.create_sandbox()
+    assert info.value.sent and "may or may not have been applied" in str(info.value)
+    assert [p for m, p, _ in fake.requests if m == "POST"].count("/api/v1/sandboxes") == 2, "never retried"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
 import httpx
 import pytest
 
@@ -61,6 +64,23 @@ def test_retry_after_is_read_from_a_429() -> None:
     assert isinstance(error, e.RateLimited)
     assert error.retry_after == 7.0
     assert "Wait 7 s" in error.for_model()
+
+
+@pytest.mark.parametrize(
+    ("offset", "low", "high"),
+    [(30, 28.0, 30.0), (-60, 0.0, 0.0)],
+)
+def test_retry_after_may_be_an_http_date(offset: int, low: float, high: float) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=offset), usegmt=True)
+    error = e.error_from_response(_response(429, {"detail": "slow down"}, {"Retry-After": when}), "x")
+    assert isinstance(error, e.RateLimited) and error.retry_after is not None
+    assert low <= error.retry_after <= high, (when, error.retry_after)
+
+
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_is_ignored() -> None:
+    error = e.error_from_response(_response(429, {"detail": "slow"}, {"Retry-After": "soon"}), "x")
+    assert isinstance(error, e.RateLimited) and error.retry_after is None
+    assert "Wait a little" in error.for_model()
 
 
 def test_a_non_json_error_body_still_gives_a_clean_error() -> None:

@@ -8,6 +8,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from tests.calls import eventually
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
@@ -121,24 +122,30 @@ async def test_the_title_survives_openhands_auto_title(fake: FakeOpenHands, mcp_
     # server's; oh-mcp sets the title there too, so the copy keeps it.
     fake.auto_title_seconds = 0.3
     data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "  Docs please "})
-    await anyio.sleep(0.4)
+    await eventually(lambda: auto_titled(fake, data["conversation_id"]))
     detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
     assert detail["title"] == "Docs please"
-    rec = fake.conversation(data["conversation_id"])
-    assert rec is not None and rec.title_copy_at == float("inf"), "auto-title should have run"
+
+
+def auto_titled(fake: FakeOpenHands, conv_id: str) -> bool:
+    rec = fake.conversation(conv_id)  # reading advances the fake's clock-driven state
+    return rec is not None and rec.title_copy_at == float("inf")
+
+
+def app_title_patches(fake: FakeOpenHands) -> list[str]:
+    return [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
 
 
 async def test_a_title_put_back_by_a_stale_upstream_write_is_set_again(fake: FakeOpenHands, mcp_client: Client) -> None:
     fake.stale_title_write_seconds = 0.2
     data = await call(mcp_client, "start_conversation", {"message": "add a README", "title": "Docs please"})
     conv_id = data["conversation_id"]
-    await anyio.sleep(0.5)  # the stale write lands at 0.2 s; oh-mcp checks every 0.02 s
+    # The stale write lands at 0.2 s; oh-mcp checks every 0.02 s and sets the title once more.
+    await eventually(lambda: len(app_title_patches(fake)) == 2)
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv_id})
     rec = fake.conversation(conv_id)
     assert rec is not None and rec.title_revert is None, "the stale write should have happened"
     assert detail["title"] == "Docs please"
-    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
-    assert len(patches) == 2, "set once, and once more after the stale write"
 
 
 async def test_a_second_rename_wins_without_the_first_one_fighting_back(
@@ -147,11 +154,10 @@ async def test_a_second_rename_wins_without_the_first_one_fighting_back(
     conv = fake.add_conversation(title="old")
     await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "first"})
     await call(mcp_client, "update_conversation", {"conversation_id": conv["id"], "title": "second"})
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five of the holds' checks: time for the first one to fight back, if it would
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert detail["title"] == "second"
-    patches = [p for m, p, _ in fake.requests if m == "PATCH" and p.startswith("/api/v1/app-conversations/")]
-    assert len(patches) == 2, patches
+    assert len(app_title_patches(fake)) == 2
 
 
 async def test_a_title_someone_else_sets_later_is_left_alone(fake: FakeOpenHands, mcp_client: Client) -> None:
@@ -160,7 +166,7 @@ async def test_a_title_someone_else_sets_later_is_left_alone(fake: FakeOpenHands
     rec = fake.conversation(conv["id"])
     assert rec is not None
     rec.title = "renamed in the OpenHands UI"
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five of the hold's checks: time to put its title back, if it would
     detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert detail["title"] == "renamed in the OpenHands UI"
 
@@ -172,7 +178,7 @@ async def test_a_rename_before_auto_title_also_survives_it(fake: FakeOpenHands, 
         mcp_client, "update_conversation", {"conversation_id": data["conversation_id"], "title": "Mine"}
     )
     assert renamed["title"] == "Mine"
-    await anyio.sleep(0.4)
+    await eventually(lambda: auto_titled(fake, data["conversation_id"]))
     detail = await call(mcp_client, "get_conversation", {"conversation_id": data["conversation_id"]})
     assert detail["title"] == "Mine"
 
@@ -341,9 +347,9 @@ async def test_wait_for_agent_can_be_cancelled(fake: FakeOpenHands, mcp_client: 
     polls_before = len(fake.requests)
     with anyio.move_on_after(0.3):
         await mcp_client.call_tool("wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 20})
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)
     polls_after_cancel = len(fake.requests)
-    await anyio.sleep(0.3)
+    await anyio.sleep(0.1)  # five poll intervals
     assert polls_after_cancel > polls_before
     assert len(fake.requests) == polls_after_cancel, "polling went on after the call was cancelled"
 
@@ -483,3 +489,88 @@ async def test_a_session_key_split_by_the_response_window_shows_in_neither_windo
     for part in windows:
         assert not any(key[i : i + 6] in part for i in range(len(key) - 5)), part
     assert "".join(windows) == "Echo: " + "x" * 990 + "*** and the rest"
+
+
+async def test_a_sandbox_paused_between_the_read_and_the_send_is_resumed_and_sent_once(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")  # RUNNING when send_message reads it
+    fake.inject("POST", r"/send-message$", 409, {"detail": "Sandbox is PAUSED. Use POST …/resume to resume it first."})
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "raced"})
+    assert sent["delivered"] is True and sent["resumed_sandbox"] is True
+    assert [d["text"] for d in fake.deliveries] == ["raced"]
+    posts = [p for m, p, _ in fake.requests if m == "POST"]
+    assert posts == [
+        f"/api/v1/app-conversations/{conv['id']}/send-message",
+        f"/api/v1/sandboxes/{conv['sandbox_id']}/resume",
+        f"/api/v1/app-conversations/{conv['id']}/send-message",
+    ]
+
+
+async def test_the_409_race_without_auto_resume_is_an_error_and_nothing_is_sent(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")
+    fake.inject("POST", r"/send-message$", 409, {"detail": "Sandbox is PAUSED. Use POST …/resume to resume it first."})
+    args = {"conversation_id": conv["id"], "message": "raced", "auto_resume": False}
+    text = await error_text(mcp_client, "send_message", args)
+    assert "its sandbox is PAUSED (HTTP 409)" in text
+    assert fake.deliveries == [] and not [p for _, p, _ in fake.requests if p.endswith("/resume")]
+
+
+async def test_a_message_sent_with_run_false_is_queued_and_the_agent_stays_idle(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation(title="t")
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "later", "run": False})
+    assert sent["next_step"] == "Queued without running the agent."
+    assert fake.deliveries == [{"conversation_id": conv["id"], "text": "later", "run": False}]
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["execution_status"] == "idle"
+
+
+async def test_a_starting_sandbox_is_waited_for_without_a_resume(fake: FakeOpenHands, mcp_client: Client) -> None:
+    fake.start_sandbox_seconds = 0.2
+    conv = fake.add_conversation(title="t", sandbox_status="STARTING")
+    sent = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "soon"})
+    assert sent["delivered"] is True and sent["resumed_sandbox"] is False
+    assert sent["next_step"] == "Call wait_for_agent to get the agent's reply."
+    assert not [p for _, p, _ in fake.requests if p.endswith("/resume")]
+
+
+@pytest.mark.parametrize(
+    ("ends_in", "words"), [("ERROR", "ended in status ERROR"), ("MISSING", "ended in status MISSING")]
+)
+async def test_a_sandbox_that_fails_while_resuming_is_an_error_and_nothing_is_sent(
+    fake: FakeOpenHands, mcp_client: Client, ends_in: str, words: str
+) -> None:
+    conv = fake.add_conversation(title="t", sandbox_status="PAUSED")
+    fake.sandbox_start_ends_in(conv["sandbox_id"], ends_in)
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "x"})
+    assert words in text, text
+    assert fake.deliveries == []
+
+
+async def test_cost_and_tokens_are_reported_as_upstream_counts_them(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    rec = fake.conversation(conv["id"])
+    assert rec is not None
+    rec.cost, rec.prompt_tokens, rec.completion_tokens = 0.4321, 1234, 56
+    detail = await call(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
+    assert detail["cost_usd"] == 0.4321
+    assert detail["tokens"] == {"prompt": 1234, "completion": 56}
+
+
+async def test_failed_commands_and_error_events_are_marked_as_errors(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation(title="t")
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "run frobnicate"})
+    await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 10})
+    page = await call(mcp_client, "get_conversation_events", {"conversation_id": conv["id"], "newest_first": False})
+    errors = [(e["kind"], e["text"]) for e in page["events"] if e.get("is_error")]
+    assert errors == [
+        ("ObservationEvent", "bash: frobnicate: command not found"),
+        ("AgentErrorEvent", "Tool call interrupted before completion: the command was killed."),
+        ("ConversationErrorEvent", "The context window is full."),
+    ]
+    fine = [e for e in page["events"] if e["kind"] == "MessageEvent"]
+    assert fine and not any(e.get("is_error") for e in fine)

@@ -41,9 +41,13 @@ async def test_start_sandbox_waits_for_running_with_progress(fake: FakeOpenHands
 
 
 async def test_start_sandbox_with_an_unknown_spec_is_clear(fake: FakeOpenHands, mcp_client: Client) -> None:
-    fake.inject("POST", r"/api/v1/sandboxes$", 500, {"detail": "Agent Server Failed to start properly"})
+    # Like 1.11.0, the fake answers an unknown spec with 500 "Agent Server Failed to start properly".
     text = await error_text(mcp_client, "start_sandbox", {"sandbox_spec_id": "nope"})
-    assert "Agent Server Failed to start properly" in text
+    assert "OpenHands failed on the new sandbox (HTTP 500)" in text
+    assert "OpenHands said: Agent Server Failed to start properly." in text
+    assert fake.sandboxes == {}, "nothing was started"
+    posts = [q for m, p, q in fake.requests if m == "POST" and p == "/api/v1/sandboxes"]
+    assert posts == ["sandbox_spec_id=nope"], "a failed write is not retried"
 
 
 async def test_pause_then_resume_a_sandbox(fake: FakeOpenHands, mcp_client: Client) -> None:
