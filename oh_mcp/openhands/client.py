@@ -20,6 +20,7 @@ from .errors import (
     NotFound,
     OpenHandsError,
     RateLimited,
+    SandboxNotRunning,
     ServerError,
     StartFailed,
     Unavailable,
@@ -30,8 +31,11 @@ from .errors import (
 )
 from .models import (
     AppConversation,
+    CommandResult,
     Event,
     ExecutionStatus,
+    GitChange,
+    GitDiff,
     Page,
     Sandbox,
     SandboxSpec,
@@ -133,6 +137,7 @@ class OpenHandsClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         secrets: tuple[str, ...] = (),
+        raw: bool = False,
     ) -> Any:
         write = method not in ("GET", "HEAD")
         for attempt in range(1 + self.retries):
@@ -145,7 +150,7 @@ class OpenHandsClient:
                 await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
                 continue
             if response.status_code < 400:
-                return _json(response, what)
+                return response.content if raw else _json(response, what)
             error = error_from_response(response, what, secrets or self._secrets())
             if last or write or response.status_code not in _RETRY_STATUSES:
                 raise error
@@ -244,6 +249,35 @@ class OpenHandsClient:
         )
         return _validate(Page[Event], data, "event page")
 
+    # ---- workspace (the sandbox must be RUNNING) ----------------------------------------------
+
+    async def git_changes(self, conv_id: str, path: str, *, ref: str | None = None) -> list[GitChange]:
+        """The changed files of the git repository at `path` (absolute, in the sandbox); [] when it is none."""
+        data = await self._git(conv_id, "changes", path, ref, "git changes")
+        return _validate(list[GitChange], data, "git change list")
+
+    async def git_diff(self, conv_id: str, path: str, *, ref: str | None = None) -> GitDiff:
+        """A file's text at `ref` (or the default base) and now. Fails for a file that no longer exists."""
+        return _validate(GitDiff, await self._git(conv_id, "diff", path, ref, "git diff"), "git diff")
+
+    async def _git(self, conv_id: str, route: str, path: str, ref: str | None, what: str) -> Any:
+        hex_id = conversation_id(conv_id)
+        return await self._api(
+            "GET",
+            f"/app-conversations/{hex_id}/git/{route}",
+            what=f"the {what} of {path} in conversation {hex_id}",
+            params=_params(path=path, ref=ref),
+        )
+
+    async def read_conversation_file(self, conv_id: str, file_path: str) -> str:
+        """A workspace file's text through the app server: "" alike for a missing file, a directory and a
+        sandbox that is not running, so `download_file` is the one that tells them apart."""
+        hex_id = conversation_id(conv_id)
+        data = await self._api(
+            "GET", f"/app-conversations/{hex_id}/file", what=f"Conversation {hex_id}", params={"file_path": file_path}
+        )
+        return _validate(str, data, "file text")
+
     # ---- sandboxes --------------------------------------------------------------------------
 
     async def search_sandboxes(self, *, limit: int = 20, page_id: str | None = None) -> Page[Sandbox]:
@@ -286,19 +320,45 @@ class OpenHandsClient:
         data = await self._api("GET", "/sandbox-specs/search", what="sandbox specs", params=params)
         return _validate(Page[SandboxSpec], data, "sandbox spec page")
 
+    async def get_sandbox_specs(self, ids: Iterable[str]) -> list[SandboxSpec | None]:
+        data = await self._api("GET", "/sandbox-specs", what="sandbox specs", params={"id": list(ids)})
+        return _validate(list[SandboxSpec | None], data, "sandbox spec list")
+
     # ---- agent server -----------------------------------------------------------------------
+
+    async def _agent(
+        self, conversation: AppConversation, method: str, url: str, *, what: str | None = None, **kwargs: Any
+    ) -> Any:
+        """A call to the conversation's agent server, with the sandbox's own key (never the user's)."""
+        assert conversation.session_api_key is not None
+        key = conversation.session_api_key.get_secret_value()
+        return await self._send(
+            method,
+            url,
+            what=what or f"the agent server of conversation {conversation.id}",
+            headers={"X-Session-API-Key": key},
+            secrets=self._secrets(key),
+            **kwargs,
+        )
+
+    def _agent_base(self, conversation: AppConversation) -> str:
+        """The agent server's root: conversation_url without its /api/conversations/{id} tail."""
+        url = conversation.conversation_url
+        if not url or conversation.session_api_key is None:
+            status = conversation.sandbox_status
+            raise SandboxNotRunning(
+                f"Conversation {conversation.id}: its sandbox {conversation.sandbox_id} is {status}, so its "
+                "workspace cannot be read.",
+                sandbox_status=str(status),
+            )
+        return url.split("/api/conversations/")[0].rstrip("/")
 
     async def get_final_response(self, conversation: AppConversation) -> str | None:
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        key = conversation.session_api_key.get_secret_value()
-        data = await self._send(
-            "GET",
-            conversation.conversation_url.rstrip("/") + "/agent_final_response",
-            what=f"the agent server of conversation {conversation.id}",
-            headers={"X-Session-API-Key": key},
-            secrets=self._secrets(key),
+        data = await self._agent(
+            conversation, "GET", conversation.conversation_url.rstrip("/") + "/agent_final_response"
         )
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
@@ -307,15 +367,33 @@ class OpenHandsClient:
         """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        key = conversation.session_api_key.get_secret_value()
-        await self._send(
-            "PATCH",
-            conversation.conversation_url,
-            what=f"the agent server of conversation {conversation.id}",
-            json={"title": title.strip()},
-            headers={"X-Session-API-Key": key},
-            secrets=self._secrets(key),
+        await self._agent(conversation, "PATCH", conversation.conversation_url, json={"title": title.strip()})
+
+    async def download_file(self, conversation: AppConversation, path: str) -> bytes:
+        """A workspace file's bytes. `path` is absolute; a missing file is NotFound, a directory or a
+        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning."""
+        url = self._agent_base(conversation) + "/api/file/download"
+        data: bytes = await self._agent(
+            conversation,
+            "GET",
+            url,
+            what=f"the file {path} of conversation {conversation.id}",
+            params={"path": path},
+            raw=True,
         )
+        return data
+
+    async def execute_command(
+        self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
+    ) -> CommandResult:
+        """Run a shell command in the sandbox (as the agent's own terminal would) and wait for its end.
+        The agent server returns the output's last megabyte only, so commands must print less."""
+        url = self._agent_base(conversation) + "/api/bash/execute_bash_command"
+        body = {"command": command, "timeout": timeout} | ({"cwd": cwd} if cwd else {})
+        data = await self._agent(
+            conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
+        )
+        return _validate(CommandResult, data, "command result")
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used

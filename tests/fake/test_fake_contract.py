@@ -142,3 +142,18 @@ def test_the_checker_catches_drift(openapi: OpenAPIContract) -> None:
         openapi.validate_response("POST", "/api/v1/sandboxes/x/pause", 404, {"message": "gone"})
     with pytest.raises(ContractViolation):
         openapi.validate_request("POST", "/api/v1/app-conversations/abc/send-message", {}, {"content": "not a list"})
+
+
+async def test_the_workspace_routes_answer_within_the_contract(fake: FakeOpenHands, http: httpx.AsyncClient) -> None:
+    conv = fake.add_conversation()
+    cid, root = conv["id"], str(fake.workspace(conv["sandbox_id"]))
+    fake.shell(conv["sandbox_id"], "echo hi > notes.txt")
+    changes = (await http.get(f"/api/v1/app-conversations/{cid}/git/changes", params={"path": root})).json()
+    assert {"status": "ADDED", "path": "notes.txt"} in changes
+    diff = await http.get(f"/api/v1/app-conversations/{cid}/git/diff", params={"path": root + "/notes.txt"})
+    assert diff.json() == {"original": "", "modified": "hi"}
+    text = await http.get(f"/api/v1/app-conversations/{cid}/file", params={"file_path": root + "/notes.txt"})
+    assert text.json() == "hi\n"
+    fake.pause(conv["sandbox_id"])
+    paused = await http.get(f"/api/v1/app-conversations/{cid}/git/diff", params={"path": root + "/notes.txt"})
+    assert paused.status_code == 409
