@@ -139,12 +139,16 @@ def skip_reason(change: FileChange, asked: bool) -> str | None:
     if asked:
         return None
     if change.status == ChangeStatus.DELETED:
-        return f"deleted ({change.removed} lines)"
+        return f"deleted ({_lines_word(change.removed)})"
     if change.kind != Kind.SOURCE:
         return f"{change.kind}: diff skipped unless asked for by path"
     if change.status == ChangeStatus.ADDED and change.added > ADDED_PREVIEW_LINES:
-        return f"new file of {change.added} lines: too long to show here, ask for it by path"
+        return f"new file of {_lines_word(change.added)}: too long to show here, ask for it by path"
     return None
+
+
+def _lines_word(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"
 
 
 def _size(size: int | None) -> str:

@@ -110,6 +110,10 @@ async def _run(client: OpenHandsClient, conversation: AppConversation, script: s
     return result.stdout or ""
 
 
+async def workspace_root(client: OpenHandsClient, conversation: AppConversation) -> str:
+    return (await _run(client, conversation, "pwd", await working_dir(client, conversation))).strip()
+
+
 async def find_workspace(
     client: OpenHandsClient, conversation: AppConversation, *, ref: str | None = None, only: str | None = None
 ) -> Workspace:

@@ -124,6 +124,11 @@ class OpenHandsClient:
         # Cloud reads the Bearer header, a local server the X-Session-API-Key: send both.
         return {"Authorization": f"Bearer {key}", "X-Session-API-Key": key} if key else {}
 
+    def secrets_for(self, conversation: AppConversation) -> tuple[str, ...]:
+        """The keys to redact from anything read for `conversation`: the user's and its sandbox's."""
+        key = conversation.session_api_key
+        return self._secrets(key.get_secret_value() if key else None)
+
     def _secrets(self, *extra: str | None) -> tuple[str, ...]:
         return tuple(s for s in (self._key(), *extra) if s)
 
