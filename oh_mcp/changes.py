@@ -152,8 +152,10 @@ async def read_text(
     secrets: tuple[str, ...],
 ) -> FileText:
     """A text file of the workspace, windowed. A missing file, a directory or a binary file raises."""
-    root = "/" if path.startswith("/") else await workspace_root(client, conversation)
+    root = await workspace_root(client, conversation)
     absolute = posixpath.normpath(posixpath.join(root, path))
+    if absolute != root and not absolute.startswith(root.rstrip("/") + "/"):
+        raise InvalidRequest(f"{path} is outside the workspace ({root}); only its files can be read.", hint=_WHERE)
     try:
         data = await client.download_file(conversation, absolute)
     except NotFound:

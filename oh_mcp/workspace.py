@@ -81,7 +81,7 @@ _INSPECT = r"""
 git -c core.quotePath=false diff --numstat --no-renames "$B" 2>/dev/null | sed 's/^/n\t/'
 for f in "$@"; do
   if [ -f "$f" ]; then
-    size=$(wc -c < "$f"); blob=$(git hash-object "$f" 2>/dev/null); lines=$(awk 'END { print NR }' < "$f")
+    size=$(wc -c < "$f"); blob=$(git hash-object -- "$f" 2>/dev/null); lines=$(awk 'END { print NR }' < "$f")
     all=$(head -c 8000 < "$f" | wc -c); text=$(head -c 8000 < "$f" | tr -d '\000' | wc -c)
   else
     blob=$(git rev-parse -q --verify "$B:$f" 2>/dev/null); size=$(git cat-file -s "$blob" 2>/dev/null); lines=
@@ -120,7 +120,7 @@ async def find_workspace(
     """The workspace root and its repositories (the root and those directly in it), each with its base.
     `only` (absolute, or relative to the root) names one repository instead."""
     cwd = await working_dir(client, conversation)
-    dirs = shlex.quote(only) if only else ". */"
+    dirs = shlex.quote(only if only.startswith(("/", ".")) else f"./{only}") if only else ". */"
     script = f"REF={shlex.quote(ref or '')}\nset -- {dirs}\n{_FIND}"
     return _parse_workspace(await _run(client, conversation, script, cwd), ref)
 

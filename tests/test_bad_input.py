@@ -81,6 +81,8 @@ TOOLS = [
     ("get_conversation_events", ["conversation_id", "limit", "kind", "newest_first", "page_id"]),
     ("update_conversation", ["conversation_id", "title"]),
     ("delete_conversation", ["conversation_id"]),
+    ("get_changes", ["conversation_id", "path", "repository_path", "ref", "diff", "page_id", "auto_resume"]),
+    ("read_file", ["conversation_id", "path", "offset", "auto_resume"]),
     ("list_sandboxes", ["limit", "page_id"]),
     ("get_sandbox", ["sandbox_id"]),
     ("start_sandbox", ["sandbox_spec_id", "wait", "timeout_seconds"]),

@@ -46,7 +46,9 @@ async def get_changes(
     conversation_id: ConversationId,
     path: Annotated[str | None, Field(max_length=4096, description="One changed file, shown in full.")] = None,
     repository_path: Annotated[str | None, Field(max_length=4096, description="Only this repository.")] = None,
-    ref: Annotated[str | None, Field(max_length=200, description="Compare with this commit or branch.")] = None,
+    ref: Annotated[
+        str | None, Field(max_length=200, pattern=r"^[^-\s]\S*$", description="Compare with this commit or branch.")
+    ] = None,
     diff: Annotated[bool, Field(description="Include unified diffs.")] = True,
     page_id: PageId = None,
     auto_resume: AutoResume = False,

@@ -228,3 +228,15 @@ async def test_resources_give_the_changes_and_a_file_and_complete_paths(
     )
     completed = await mcp_client.complete(ref, {"name": "path", "value": "repo/"}, {"conversation_id": conv["id"]})
     assert completed.completion.values == ["repo/a.txt", "repo/b.txt", "repo/moved.txt"]
+
+
+async def test_files_outside_the_workspace_and_option_like_refs_are_refused(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = agent_did(fake, REPO)
+    for path in ("../../etc/passwd", "/etc/passwd"):
+        text = await error_text(mcp_client, "read_file", {"conversation_id": conv["id"], "path": path})
+        assert "outside the workspace" in text
+    commands = len(fake.commands)
+    text = await error_text(mcp_client, "get_changes", {"conversation_id": conv["id"], "ref": "--output=/tmp/x"})
+    assert "ref" in text and len(fake.commands) == commands, "refused before anything ran"
