@@ -79,14 +79,21 @@ async def build_page(
         item = pick(workspace, found, review.path)
         record, more = await _file_record(client, conversation, item, review, asked=True, offset=start)
         return _changes(conversation, summary, [(item.repo, record)], encode_cursor(None, more) if more else None)
+    if not found:
+        # Nothing changed: still say which repositories were compared with what, so a ref can be chosen.
+        empty = [
+            RepositoryChanges(path=r.path, compared_with=r.compared_with, files=[]) for r in workspace.repositories
+        ]
+        return Changes(conversation_id=conversation.id, summary=summary, repositories=empty)
     shown: list[tuple[Repository, ChangedFile]] = []
     used = 0
     for index in range(start, len(found)):
-        record, _ = await _file_record(
+        record, cut = await _file_record(
             client, conversation, found[index], review, asked=False, room=review.budget - used
         )
         used += len(record.model_dump_json(exclude_none=True)) + RECORD_OVERHEAD
-        if shown and used > review.budget:
+        # A diff cut short here may fit whole at the top of the next page.
+        if shown and (used > review.budget or cut is not None):
             return _changes(conversation, summary, shown, encode_cursor(None, index))
         shown.append((found[index].repo, record))
     return _changes(conversation, summary, shown, None)
@@ -121,9 +128,10 @@ async def _file_record(
     record = ChangedFile(
         path=change.path, status=change.status, added=change.added, removed=change.removed, moved_from=change.old_path
     )
-    reason = skip_reason(change, asked) if (review.diff or asked) else "diff=false"
-    if reason is not None:
-        record.note = None if reason == "diff=false" else reason
+    if not (review.diff or asked):
+        return record, None
+    record.note = skip_reason(change, asked)
+    if record.note is not None:
         return record, None
     text = redact(await _diff(client, conversation, item), review.secrets)
     size = max(room if room is not None else review.budget, 500)

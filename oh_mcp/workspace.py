@@ -18,7 +18,8 @@ from .review import ChangeStatus, FileChange, is_agent_server_file, pair_moves, 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 COMMAND_TIMEOUT = 30
-_SNIFF_BYTES = 8000  # git's own binary test: a NUL byte in the first 8000 bytes
+# A command travels as one argument of `sh -c`, which Linux caps at 128 KiB: paths go in batches.
+PATHS_PER_COMMAND = 200
 
 
 @dataclass(frozen=True)
@@ -77,18 +78,20 @@ for d in "$@"; do
 done
 """
 
+# Per file: size, binary (git's own test: a NUL byte in the first 8000 bytes), lines of a new file
+# (git diff does not see untracked ones), and its blob id (the old one when deleted), to pair moves.
 _INSPECT = r"""
-git -c core.quotePath=false diff --numstat --no-renames "$B" 2>/dev/null | sed 's/^/n\t/'
+[ "$NUMSTAT" = 1 ] && git -c core.quotePath=false diff --numstat --no-renames "$B" 2>/dev/null | sed 's/^/n\t/'
 for f in "$@"; do
   if [ -f "$f" ]; then
     size=$(wc -c < "$f"); blob=$(git hash-object -- "$f" 2>/dev/null); lines=$(awk 'END { print NR }' < "$f")
-    all=$(head -c 8000 < "$f" | wc -c); text=$(head -c 8000 < "$f" | tr -d '\000' | wc -c)
+    text=$(head -c 8000 < "$f" | tr -d '\000' | wc -c)
   else
     blob=$(git rev-parse -q --verify "$B:$f" 2>/dev/null); size=$(git cat-file -s "$blob" 2>/dev/null); lines=
-    all=$(git cat-file blob "$blob" 2>/dev/null | head -c 8000 | wc -c)
     text=$(git cat-file blob "$blob" 2>/dev/null | head -c 8000 | tr -d '\000' | wc -c)
   fi
-  printf 'f\t%s\t%s\t%s\t%s\t%s\n' "$size" "$((all != text))" "$lines" "$blob" "$f"
+  size=$((${size:-0} + 0)); sniffed=$((size < 8000 ? size : 8000))
+  printf 'f\t%s\t%s\t%s\t%s\t%s\n' "$size" "$((sniffed != text))" "$lines" "$blob" "$f"
 done
 """
 
@@ -154,9 +157,12 @@ async def changed_files(
     kept = [c for c in listed if not (repo.is_root and _not_the_roots(c.path, workspace.nested))]
     if not kept:
         return []
-    paths = [c.path for c in kept]
-    script = f"B={shlex.quote(repo.base or EMPTY_TREE)}\nset -- {' '.join(map(shlex.quote, paths))}\n{_INSPECT}"
-    facts = _parse_facts(await _run(client, conversation, script, repo.path))
+    output = ""
+    for first in range(0, len(kept), PATHS_PER_COMMAND):
+        paths = " ".join(shlex.quote(c.path) for c in kept[first : first + PATHS_PER_COMMAND])
+        head = f"B={shlex.quote(repo.base or EMPTY_TREE)}\nNUMSTAT={int(first == 0)}\nset -- {paths}\n"
+        output += await _run(client, conversation, head + _INSPECT, repo.path)
+    facts = _parse_facts(output)
     return pair_moves(_file_change(status_of(c.status), c.path, facts) for c in kept)
 
 

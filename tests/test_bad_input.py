@@ -181,7 +181,7 @@ def test_malformed_json_rpc_over_stdio_gets_protocol_errors_and_the_server_keeps
     errors = [a["error"]["code"] for a in answers if a.get("id") is None]
     assert errors == [-32700, -32600, -32600]
     assert next(a for a in answers if a.get("id") == 6)["error"]["code"] == -32601
-    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 16
+    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 18
 
 
 def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_going(fake: FakeOpenHands) -> None:
@@ -199,7 +199,7 @@ def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
     assert no_method.status_code == 400 and no_method.json()["error"]["code"] in (-32600, -32602)
     assert huge.status_code == 413
-    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 16
+    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 18
 
 
 def test_stdio_answers_survive_a_tool_call_with_wrong_types(fake: FakeOpenHands) -> None:

@@ -66,3 +66,14 @@ async def test_a_ref_that_does_not_exist_is_refused(fake: FakeOpenHands, oh: Ope
     conversation = await oh.get_conversation(conv["id"])
     with pytest.raises(InvalidRequest, match="nope"):
         await find_workspace(oh, conversation, ref="nope", only="repo")
+
+
+async def test_many_changed_files_are_inspected_in_batches(fake: FakeOpenHands, oh: OpenHandsClient) -> None:
+    conv = fake.add_conversation()
+    fake.shell(conv["sandbox_id"], "git init -q r && cd r && for i in $(seq 1 201); do echo $i > f$i.txt; done")
+    conversation = await oh.get_conversation(conv["id"])
+    ws = await find_workspace(oh, conversation)
+    before = len(fake.commands)
+    changes = await changed_files(oh, conversation, ws, ws.repositories[1])
+    assert len(changes) == 201 and all(c.added == 1 for c in changes)
+    assert len(fake.commands) - before == 2

@@ -105,6 +105,15 @@ async def test_the_agent_servers_own_files_are_never_changes(fake: FakeOpenHands
     assert changes["repositories"][0]["compared_with"] == "empty tree"
 
 
+async def test_no_changes_name_the_repositories_compared(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, f"git init -q repo && cd repo && echo x > a.txt && {COMMIT}")
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "repository_path": "repo"})
+    assert changes["summary"] == "No changes."
+    assert [(r["path"].rsplit("/", 1)[-1], r["compared_with"], r["files"]) for r in changes["repositories"]] == [
+        ("repo", "HEAD", [])
+    ]
+
+
 async def test_no_repository_is_an_answer_not_an_error(fake: FakeOpenHands, mcp_client: Client) -> None:
     conv = agent_did(fake, "rm -rf .git && echo x > notes.md")
     changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"]})
