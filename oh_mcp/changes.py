@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient
 from .records import ChangedFile, Changes, FileText, RepositoryChanges
 from .review import ChangeStatus, FileChange, skip_reason, summary_line, unified_diff
-from .shaping import RECORD_OVERHEAD, decode_cursor, encode_cursor, redact, window
+from .shaping import RECORD_OVERHEAD, encode_cursor, redact, window
 from .workspace import Repository, Workspace, changed_files, find_workspace, old_text, workspace_root
 
 NO_REPOSITORY = "No git repository in this conversation's workspace ({root})."
@@ -67,11 +67,10 @@ async def build_page(
     workspace: Workspace,
     found: list[Found],
     review: Review,
-    page_id: str | None,
+    start: int = 0,
 ) -> Changes:
-    """The page of changes from `page_id` on: every file's record, with diffs while the budget lasts.
-    With `review.path`, that one file in full, its diff paged by characters instead."""
-    _, start = decode_cursor(page_id)
+    """The page of changes from file `start` on: every file's record, with diffs while the budget lasts.
+    With `review.path`, that one file in full, its diff paged by characters (from `start`) instead."""
     summary = summary_line(f.change for f in found)
     if not workspace.repositories:
         summary = NO_REPOSITORY.format(root=workspace.root)

@@ -113,7 +113,7 @@ def register_review_resources(server: MCPServer[Any], rt: Runtime) -> None:
             found = await rt.client.get_conversation(conversation_id)
             workspace, files = await list_changes(rt.client, found)
             review = Review(rt.settings.output_budget, rt.client.secrets_for(found), diff=False)
-            page = await build_page(rt.client, found, workspace, files, review, None)
+            page = await build_page(rt.client, found, workspace, files, review)
         return _json(page.model_dump(exclude_none=True))
 
     @server.resource(

@@ -12,6 +12,7 @@ from pydantic import Field
 from ..changes import Review, build_page, list_changes, read_text
 from ..openhands import AppConversation, SandboxStatus
 from ..records import Changes, FileText
+from ..shaping import decode_cursor
 from .params import DEFAULT_WAIT, ConversationId, PageId
 from .running import make_running
 from .toolset import Ctx, Toolset, as_result, runtime
@@ -56,15 +57,14 @@ async def get_changes(
     """The agent's changes in the workspace's git repositories: each file's status, lines added and removed,
     and diff (none for lockfiles, generated, binary or huge files). Pass path for one file in full."""
     rt = runtime(ctx)
-    conversation = await _running(ctx, conversation_id, auto_resume, "its changes cannot be read")
-    workspace, found = await list_changes(rt.client, conversation, repository_path=repository_path, ref=ref)
-    secrets = rt.client.secrets_for(conversation)
     try:
-        page = await build_page(
-            rt.client, conversation, workspace, found, Review(rt.settings.output_budget, secrets, diff, path), page_id
-        )
+        _, start = decode_cursor(page_id)
     except ValueError as exc:
         raise ToolError(str(exc)) from None
+    conversation = await _running(ctx, conversation_id, auto_resume, "its changes cannot be read")
+    workspace, found = await list_changes(rt.client, conversation, repository_path=repository_path, ref=ref)
+    review = Review(rt.settings.output_budget, rt.client.secrets_for(conversation), diff, path)
+    page = await build_page(rt.client, conversation, workspace, found, review, start)
     result = as_result(page)
     result.content += [
         _link(conversation.id, posixpath.relpath(posixpath.join(repo.path, f.path), workspace.root), f.status)

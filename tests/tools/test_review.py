@@ -249,3 +249,27 @@ async def test_files_outside_the_workspace_and_option_like_refs_are_refused(
     commands = len(fake.commands)
     text = await error_text(mcp_client, "get_changes", {"conversation_id": conv["id"], "ref": "--output=/tmp/x"})
     assert "ref" in text and len(fake.commands) == commands, "refused before anything ran"
+
+
+async def test_one_files_long_diff_reads_on_with_page_id(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any
+) -> None:
+    conv = agent_did(fake, f"git init -q r && cd r && {COMMIT} --allow-empty && seq 1 600 > n.txt")
+    small = settings.model_copy(update={"output_budget": 1_000})
+    args = {"conversation_id": conv["id"], "path": "r/n.txt"}
+    async with Client(build_server(small, client_factory=client_factory)) as client:
+        first = await call(client, "get_changes", args)
+        assert "call again with page_id" in files_of(first)["n.txt"]["note"]
+        diff = files_of(first)["n.txt"]["diff"]
+        page_id = first["next_page_id"]
+        while page_id:
+            more = await call(client, "get_changes", args | {"page_id": page_id})
+            diff += files_of(more)["n.txt"]["diff"]
+            page_id = more.get("next_page_id")
+    assert diff.splitlines()[3:] == [f"+{i}" for i in range(1, 601)]
+
+
+async def test_a_page_id_this_server_never_gave_is_refused(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, REPO)
+    text = await error_text(mcp_client, "get_changes", {"conversation_id": conv["id"], "page_id": "ohc:%%%"})
+    assert "page_id is not one this server returned" in text
