@@ -273,3 +273,19 @@ async def test_a_page_id_this_server_never_gave_is_refused(fake: FakeOpenHands, 
     conv = agent_did(fake, REPO)
     text = await error_text(mcp_client, "get_changes", {"conversation_id": conv["id"], "page_id": "ohc:%%%"})
     assert "page_id is not one this server returned" in text
+
+
+async def test_a_clone_compares_with_its_remote_branch_so_commits_count(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    script = (
+        f"git init -q seed && cd seed && echo v1 > app.py && {COMMIT} && cd .. && git clone -q --bare seed up.git && "
+        "rm -rf seed && git clone -q up.git proj && cd proj && echo v2 > app.py && git commit -qam fix && echo t > t.py"
+    )
+    conv = agent_did(fake, script)
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "repository_path": "proj"})
+    [repo] = changes["repositories"]
+    assert repo["compared_with"].startswith("origin/"), repo["compared_with"]
+    files = files_of(changes)
+    assert {p: f["status"] for p, f in files.items()} == {"app.py": "updated", "t.py": "added"}
+    assert files["app.py"]["diff"].endswith("-v1\n+v2")
