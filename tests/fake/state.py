@@ -143,8 +143,7 @@ class FakeOpenHands:
         self._next_start_failure: str | None = None
         self._stuck: set[str] = set()
         self.lock = threading.RLock()
-        self._workspaces = Path(tempfile.mkdtemp(prefix="oh-mcp-fake-"))
-        weakref.finalize(self, shutil.rmtree, self._workspaces, True)
+        self._workspaces: Path | None = None  # made on first use, so most fakes leave no directory behind
 
     # ---- knobs for tests ---------------------------------------------------------------------
 
@@ -197,6 +196,9 @@ class FakeOpenHands:
 
     def workspace(self, sandbox_id: str) -> Path:
         """The sandbox's workspace root: a real directory, made (git init, agent-server log) on first use."""
+        if self._workspaces is None:
+            self._workspaces = Path(tempfile.mkdtemp(prefix="oh-mcp-fake-"))
+            weakref.finalize(self, shutil.rmtree, self._workspaces, True)
         root = self._workspaces / sandbox_id
         return root if root.exists() else workspace.create(root)
 
