@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from collections import defaultdict
 from dataclasses import dataclass
 
 from .openhands import AppConversation, InvalidRequest, OpenHandsClient, ServerError
@@ -78,21 +79,22 @@ for d in "$@"; do
 done
 """
 
-# Per file: size, binary (git's own test: a NUL byte in the first 8000 bytes), lines of a new file
-# (git diff does not see untracked ones), and its blob id (the old one when deleted), to pair moves.
+# Per file, with git's own rules: lines added and removed, or binary ("-"), from a numstat against the
+# base over a throwaway copy of the index in which new files are marked intent-to-add (the real
+# index is never touched); the blob id and size at the base ("t") and now ("h", "s"), to pair moves
+# and to tell huge files. A handful of processes per batch, plus one `wc` per existing file.
 _INSPECT = r"""
-[ "$NUMSTAT" = 1 ] && git -c core.quotePath=false diff --numstat --no-renames "$B" 2>/dev/null | sed 's/^/n\t/'
-for f in "$@"; do
-  if [ -f "$f" ]; then
-    size=$(wc -c < "$f"); blob=$(git hash-object -- "$f" 2>/dev/null); lines=$(awk 'END { print NR }' < "$f")
-    text=$(head -c 8000 < "$f" | tr -d '\000' | wc -c)
-  else
-    blob=$(git rev-parse -q --verify "$B:$f" 2>/dev/null); size=$(git cat-file -s "$blob" 2>/dev/null); lines=
-    text=$(git cat-file blob "$blob" 2>/dev/null | head -c 8000 | tr -d '\000' | wc -c)
-  fi
-  size=$((${size:-0} + 0)); sniffed=$((size < 8000 ? size : 8000))
-  printf 'f\t%s\t%s\t%s\t%s\t%s\n' "$size" "$((sniffed != text))" "$lines" "$blob" "$f"
-done
+tmpd=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmpd"' EXIT
+idx=$(git rev-parse --git-path index)
+[ -f "$idx" ] && cp "$idx" "$tmpd/index"
+export GIT_INDEX_FILE="$tmpd/index" GIT_LITERAL_PATHSPECS=1
+for f in "$@"; do [ -f "$f" ] && printf '%s\n' "$f"; done > "$tmpd/present"
+git add -N --pathspec-from-file="$tmpd/present" 2>/dev/null
+git -c core.quotePath=false diff --numstat --no-renames "$B" -- "$@" | sed 's/^/n\t/'
+git -c core.quotePath=false ls-tree -r -l "$B" -- "$@" | sed 's/^/t\t/'
+git hash-object --stdin-paths < "$tmpd/present" | paste - "$tmpd/present" | sed 's/^/h\t/'
+while IFS= read -r f; do printf 's\t%s\t%s\n' "$(wc -c < "$f")" "$f"; done < "$tmpd/present"
 """
 
 
@@ -160,60 +162,63 @@ async def changed_files(
     output = ""
     for first in range(0, len(kept), PATHS_PER_COMMAND):
         paths = " ".join(shlex.quote(c.path) for c in kept[first : first + PATHS_PER_COMMAND])
-        head = f"B={shlex.quote(repo.base or EMPTY_TREE)}\nNUMSTAT={int(first == 0)}\nset -- {paths}\n"
+        head = f"B={shlex.quote(repo.base or EMPTY_TREE)}\nset -- {paths}\n"
         output += await _run(client, conversation, head + _INSPECT, repo.path)
     facts = _parse_facts(output)
-    return pair_moves(_file_change(status_of(c.status), c.path, facts) for c in kept)
+    return pair_moves(_file_change(status_of(c.status), c.path, facts.get(c.path, _Facts())) for c in kept)
 
 
 def _not_the_roots(path: str, nested: tuple[str, ...]) -> bool:
     return is_agent_server_file(path) or any(path == n or path.startswith(n + "/") for n in nested)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Facts:
-    size: int | None
-    binary: bool
-    lines: int | None
-    blob: str | None
+    counts: tuple[int, int] = (0, 0)  # lines added and removed
+    binary: bool = False
+    base_blob: str | None = None
+    base_size: int | None = None
+    blob: str | None = None
+    size: int | None = None
 
 
-def _parse_facts(output: str) -> dict[str, tuple[_Facts | None, tuple[int, int] | None]]:
-    numstat: dict[str, tuple[int, int] | None] = {}
-    facts: dict[str, _Facts] = {}
+def _parse_facts(output: str) -> dict[str, _Facts]:
+    facts: dict[str, _Facts] = defaultdict(_Facts)
     for line in output.splitlines():
-        fields = line.split("\t")
-        if fields[0] == "n" and len(fields) == 4:
-            added, removed, path = fields[1:]
-            numstat[path] = (int(added), int(removed)) if added.isdigit() and removed.isdigit() else None
-        elif fields[0] == "f" and len(fields) == 6:
-            size, binary, lines, blob, path = fields[1:]
-            facts[path] = _Facts(_int(size), binary.strip() == "1", _int(lines), blob or None)
-    paths = set(numstat) | set(facts)
-    return {p: (facts.get(p), numstat.get(p, (0, 0)) if p in numstat else None) for p in paths}
+        kind, _, rest = line.partition("\t")
+        if kind == "n":
+            added, removed, path = (rest.split("\t", 2) + ["", ""])[:3]
+            if added.isdigit() and removed.isdigit():
+                facts[path].counts = (int(added), int(removed))
+            else:
+                facts[path].binary = True  # git's numstat says "-" for a binary file
+            continue
+        value, _, path = rest.rpartition("\t")
+        if kind == "t" and len(value.split()) == 4:
+            _mode, _type, blob, size = value.split()
+            facts[path].base_blob, facts[path].base_size = blob, _number(size)
+        elif kind == "h":
+            facts[path].blob = value
+        elif kind == "s":
+            facts[path].size = _number(value)
+    return facts
 
 
-def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+def _number(text: str) -> int | None:
+    return int(text.strip()) if text.strip().isdigit() else None
 
 
-def _file_change(
-    status: ChangeStatus, path: str, facts: dict[str, tuple[_Facts | None, tuple[int, int] | None]]
-) -> FileChange:
-    fact, counts = facts.get(path, (None, None))
-    binary = bool(fact and fact.binary)
-    if counts is None and not binary and status == ChangeStatus.ADDED:
-        counts = (fact.lines or 0, 0) if fact else None  # untracked: git diff does not see it
-    added, removed = counts or (0, 0)
+def _file_change(status: ChangeStatus, path: str, facts: _Facts) -> FileChange:
+    gone = status == ChangeStatus.DELETED
+    added, removed = facts.counts
     return FileChange(
         path,
         status,
-        added=0 if binary else added,
-        removed=0 if binary else removed,
-        size=fact.size if fact else None,
-        binary=binary,
-        blob=fact.blob if fact else None,
+        added=added,
+        removed=removed,
+        size=facts.base_size if gone else facts.size,
+        binary=facts.binary,
+        blob=facts.base_blob if gone else facts.blob,
     )
 
 
