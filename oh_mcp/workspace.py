@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .openhands import AppConversation, InvalidRequest, OpenHandsClient, ServerError
+from .openhands.errors import scrub
 from .review import ChangeStatus, FileChange, is_agent_server_file, pair_moves, status_of
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -110,7 +111,7 @@ async def working_dir(client: OpenHandsClient, conversation: AppConversation) ->
 async def _run(client: OpenHandsClient, conversation: AppConversation, script: str, cwd: str | None) -> str:
     result = await client.execute_command(conversation, script, cwd=cwd, timeout=COMMAND_TIMEOUT)
     if result.exit_code != 0:
-        detail = (result.stderr or "").strip()[:300]
+        detail = scrub((result.stderr or "").strip(), client.secrets_for(conversation), limit=300)
         raise ServerError(f"A read-only command in the sandbox failed (exit {result.exit_code}): {detail}")
     return result.stdout or ""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oh_mcp.openhands import InvalidRequest, OpenHandsClient
+from oh_mcp.openhands import InvalidRequest, OpenHandsClient, ServerError
 from oh_mcp.review import ChangeStatus
 from oh_mcp.workspace import changed_files, find_workspace, old_text
 from tests.fake.state import FakeOpenHands
@@ -77,3 +77,18 @@ async def test_many_changed_files_are_inspected_in_batches(fake: FakeOpenHands, 
     changes = await changed_files(oh, conversation, ws, ws.repositories[1])
     assert len(changes) == 201 and all(c.added == 1 for c in changes)
     assert len(fake.commands) - before == 2
+
+
+async def test_a_failing_command_is_an_error_without_the_sandbox_key(fake: FakeOpenHands, oh: OpenHandsClient) -> None:
+    conv = fake.add_conversation()
+    key = fake.sandbox_key(conv["sandbox_id"])
+    conversation = await oh.get_conversation(conv["id"])
+    fake.inject(
+        "POST",
+        r"/api/bash/execute_bash_command$",
+        200,
+        {"exit_code": 2, "stdout": None, "stderr": f"fatal: {key} is broken", "kind": "BashOutput"},
+    )
+    with pytest.raises(ServerError) as caught:
+        await find_workspace(oh, conversation)
+    assert key not in caught.value.message and "exit 2" in caught.value.message
