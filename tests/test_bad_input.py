@@ -246,6 +246,12 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
         {"conversation_id": "z" * 32},
         'conversation_id must be 32 hexadecimal digits, dashes allowed (got "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").',
     ),
+    (
+        "get_changes",
+        {"conversation_id": HEX, "ref": "--output=/tmp/x"},
+        "ref must be a commit or branch name, without spaces and not starting with '-' (got \"--output=/tmp/x\").",
+    ),
+    ("read_file", {"conversation_id": HEX, "path": ""}, "path must not be empty."),
     ("list_sandboxes", {"limit": "many"}, 'limit must be a whole number (got "many").'),
     (
         "get_sandbox",

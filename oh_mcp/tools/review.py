@@ -13,7 +13,7 @@ from ..changes import Review, build_page, list_changes, read_text
 from ..openhands import AppConversation, SandboxStatus
 from ..records import Changes, FileText
 from ..shaping import decode_cursor
-from .params import DEFAULT_WAIT, ConversationId, PageId
+from .params import DEFAULT_WAIT, ConversationId, GitRef, PageId
 from .running import make_running
 from .toolset import Ctx, Toolset, as_result, runtime
 
@@ -47,9 +47,7 @@ async def get_changes(
     conversation_id: ConversationId,
     path: Annotated[str | None, Field(max_length=4096, description="One changed file, shown in full.")] = None,
     repository_path: Annotated[str | None, Field(max_length=4096, description="Only this repository.")] = None,
-    ref: Annotated[
-        str | None, Field(max_length=200, pattern=r"^[^-\s]\S*$", description="Compare with this commit or branch.")
-    ] = None,
+    ref: GitRef | None = None,
     diff: Annotated[bool, Field(description="Include unified diffs.")] = True,
     page_id: PageId = None,
     auto_resume: AutoResume = False,
