@@ -24,6 +24,7 @@ import httpx
 from mcp import Client, StdioServerParameters
 
 from oh_mcp import Settings, build_server
+from oh_mcp.docs import MODEL_VISIBLE_BUDGET, TOOLS_LIST_BUDGET
 from tests.fake.server import free_port
 from tests.openapi_contract import spec_path
 
@@ -140,6 +141,7 @@ async def tools_list_cost(fake_url: str) -> dict[str, Any]:
         "toolset conversations": base.model_copy(update={"toolsets": ("conversations",)}),
         "toolset sandboxes": base.model_copy(update={"toolsets": ("sandboxes",)}),
         "toolset specs": base.model_copy(update={"toolsets": ("specs",)}),
+        "toolset review": base.model_copy(update={"toolsets": ("review",)}),
     }
     rows = {}
     for name, settings in configs.items():
@@ -374,7 +376,12 @@ def markdown(results: dict[str, Any]) -> str:
         )
     ref = results["tools_list"]["FastMCP.from_openapi (reference)"]["chars"]
     ours = results["tools_list"]["all (default)"]["chars"]
-    out.append(f"\noh-mcp's full list is {ours / ref:.1%} of the FastMCP-generated server's.\n")
+    visible = results["tools_list"]["all (default)"]["model_visible_chars"]
+    out.append(f"\noh-mcp's full list is {ours / ref:.1%} of the FastMCP-generated server's.")
+    out.append(
+        f"With every tool: {ours:,} of {TOOLS_LIST_BUDGET:,} chars in all, {visible:,} of {MODEL_VISIBLE_BUDGET:,} "
+        "visible to the model (the budgets tests/test_tools_list.py enforces).\n"
+    )
     out += ["## Result compactness\n", "| result | raw upstream JSON | oh-mcp | ratio |", "|---|---|---|---|"]
     for name, row in results["compactness"].items():
         out.append(f"| {name} | {row['raw']:,} | {row['oh_mcp']:,} | {row['ratio']:.0%} |")

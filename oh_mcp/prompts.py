@@ -31,12 +31,16 @@ def register_prompts(server: MCPServer[Any]) -> None:
     def review_conversation(
         conversation_id: Annotated[str, Field(description="The conversation to review.")],
     ) -> str:
-        """Summarise what an OpenHands agent did in a conversation and whether it succeeded."""
+        """Review what an OpenHands agent did in a conversation: its answer, its changes and its steps."""
         return (
             f"Review the OpenHands conversation {conversation_id}.\n"
-            "1. Call get_conversation for its status, repository and cost.\n"
-            "2. Call get_conversation_events (newest_first=false) to read the steps; page with next_page_id.\n"
-            "3. Call wait_for_agent with timeout_seconds=0 to read the final response.\n"
-            "Then summarise: the goal, what the agent changed or ran, errors it met, whether it finished, "
+            "1. Call wait_for_agent with timeout_seconds=0 for its status and final response (the agent's own "
+            "account).\n"
+            "2. Call get_changes for the files it changed, with diffs; page with next_page_id, and pass path to see "
+            "a skipped file (a lockfile, a long new file) in full. If the sandbox is paused, call again with "
+            "auto_resume=true. read_file reads any other file of the workspace.\n"
+            "3. Call get_conversation_events (newest_first=false) to read the steps it took and the commands it ran.\n"
+            "Then report: the goal; whether the changes do what the answer claims (check the diffs, not the "
+            "words); mistakes, risks and leftovers (debug code, unrelated edits, deleted files); errors it met; "
             "and what a follow-up message should ask for."
         )

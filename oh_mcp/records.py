@@ -221,3 +221,36 @@ def spec_summary(s: SandboxSpec) -> SpecSummary:
         working_dir=s.working_dir,
         env_names=sorted(s.initial_env),
     )
+
+
+# ---- review: changes and files ------------------------------------------------------------------
+
+
+class ChangedFile(BaseModel):
+    path: str = Field(description="Relative to its repository.")
+    status: str = Field(description="added, updated, deleted or moved.")
+    added: int = Field(description="Lines added.")
+    removed: int = Field(description="Lines removed.")
+    moved_from: str | None = None
+    diff: str | None = Field(default=None, description="Unified diff, 3 lines of context.")
+    note: str | None = Field(default=None, description="Why the diff is absent or cut.")
+
+
+class RepositoryChanges(BaseModel):
+    path: str = Field(description="The repository in the sandbox; pass as repository_path.")
+    compared_with: str = Field(description="The base: HEAD, origin/<branch>, a given ref or the empty tree.")
+    files: list[ChangedFile]
+
+
+class Changes(BaseModel):
+    conversation_id: str
+    summary: str = Field(description='E.g. "3 files changed, +40 -12", over all pages.')
+    repositories: list[RepositoryChanges]
+    next_page_id: NextPageId = None
+
+
+class FileText(BaseModel):
+    path: str = Field(description="Absolute path in the sandbox.")
+    size: int = Field(description="Bytes.")
+    text: str
+    next_offset: int | None = Field(default=None, description="Pass as offset to read on.")

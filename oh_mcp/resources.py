@@ -9,13 +9,16 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
+from .changes import Review, build_page, list_changes, read_text
 from .next_steps import for_model
 from .openhands import InvalidRequest, NotFound, OpenHandsError
 from .records import detail, event_record, sandbox_summary, secrets_of, spec_summary, summary
+from .review import ChangeStatus
 from .runtime import Runtime
 
 RECENT = 50
 MAX_COMPLETIONS = 20
+MAX_FILE_CHARS = 1_000_000  # a resource has no offset to read on with: a file is served whole up to this
 
 
 def _json(data: Any) -> str:
@@ -85,13 +88,59 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         secrets = secrets_of(found)
         return _json([event_record(e, secrets).model_dump(exclude_none=True) for e in page.items])
 
+    register_review_resources(server, rt)
+
     @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK leaves this decorator untyped
     async def complete(
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,
         context: CompletionContext | None,
     ) -> Completion | None:
+        if argument.name == "path":
+            return await complete_path(rt, (context.arguments or {}) if context else {}, argument.value)
         return await complete_id(rt, argument.name, argument.value)
+
+
+def register_review_resources(server: MCPServer[Any], rt: Runtime) -> None:
+    """The agent's changes and the workspace's files; they need a RUNNING sandbox and never resume one."""
+
+    @server.resource(
+        "openhands://conversations/{conversation_id}/changes", mime_type="application/json", title="Changes"
+    )
+    async def conversation_changes(conversation_id: str) -> str:
+        """The files the agent changed (status, lines added and removed), without diffs."""
+        with _Guard(f"openhands://conversations/{conversation_id}/changes"):
+            found = await rt.client.get_conversation(conversation_id)
+            workspace, files = await list_changes(rt.client, found)
+            review = Review(rt.settings.output_budget, rt.client.secrets_for(found), diff=False)
+            page = await build_page(rt.client, found, workspace, files, review)
+        return _json(page.model_dump(exclude_none=True))
+
+    @server.resource(
+        "openhands://conversations/{conversation_id}/files/{+path}", mime_type="text/plain", title="Workspace file"
+    )
+    async def workspace_file(conversation_id: str, path: str) -> str:
+        """A text file of the conversation's workspace, by its path from the workspace root."""
+        with _Guard(f"openhands://conversations/{conversation_id}/files/{path}"):
+            found = await rt.client.get_conversation(conversation_id)
+            secrets = rt.client.secrets_for(found)
+            text = await read_text(rt.client, found, path, offset=0, budget=MAX_FILE_CHARS, secrets=secrets)
+        return text.text
+
+
+async def complete_path(rt: Runtime, arguments: dict[str, str], prefix: str) -> Completion:
+    """Offer the changed files (from the workspace root) of the conversation named in the context."""
+    conversation_id = arguments.get("conversation_id")
+    if not conversation_id:
+        return Completion(values=[])
+    try:
+        found = await rt.client.get_conversation(conversation_id)
+        _, files = await list_changes(rt.client, found)
+    except OpenHandsError:
+        return Completion(values=[])
+    paths = [f.workspace_path for f in files if f.change.status != ChangeStatus.DELETED]
+    matches = [p for p in paths if p.startswith(prefix)]
+    return Completion(values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS)
 
 
 async def complete_id(rt: Runtime, name: str, prefix: str) -> Completion | None:

@@ -44,6 +44,10 @@ ROUTE_ERRORS: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/app-conversations/{conversation_id}/send-message"): frozenset({502}),  # agent server failed
     ("GET", "/api/v1/app-conversations/start-tasks"): frozenset({400}),
     ("GET", "/api/v1/sandboxes"): frozenset({400}),
+    # review-and-control.md: the git routes proxy the agent server (502 when it fails, e.g. an unknown
+    # ref), answer 409 while the sandbox is paused and 404 when it does not run at all.
+    ("GET", "/api/v1/app-conversations/{conversation_id}/git/changes"): frozenset({404, 409, 502}),
+    ("GET", "/api/v1/app-conversations/{conversation_id}/git/diff"): frozenset({404, 409, 502}),
     # A gateway in front of an agent server that stopped (Cloud's runtime proxy, the fake).
     ("GET", "/api/conversations/{conversation_id}/agent_final_response"): frozenset({502, 503}),
     ("PATCH", "/api/conversations/{conversation_id}"): frozenset({502, 503}),

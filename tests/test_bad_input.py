@@ -81,6 +81,8 @@ TOOLS = [
     ("get_conversation_events", ["conversation_id", "limit", "kind", "newest_first", "page_id"]),
     ("update_conversation", ["conversation_id", "title"]),
     ("delete_conversation", ["conversation_id"]),
+    ("get_changes", ["conversation_id", "path", "repository_path", "ref", "diff", "page_id", "auto_resume"]),
+    ("read_file", ["conversation_id", "path", "offset", "auto_resume"]),
     ("list_sandboxes", ["limit", "page_id"]),
     ("get_sandbox", ["sandbox_id"]),
     ("start_sandbox", ["sandbox_spec_id", "wait", "timeout_seconds"]),
@@ -179,7 +181,7 @@ def test_malformed_json_rpc_over_stdio_gets_protocol_errors_and_the_server_keeps
     errors = [a["error"]["code"] for a in answers if a.get("id") is None]
     assert errors == [-32700, -32600, -32600]
     assert next(a for a in answers if a.get("id") == 6)["error"]["code"] == -32601
-    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 16
+    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 18
 
 
 def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_going(fake: FakeOpenHands) -> None:
@@ -197,7 +199,7 @@ def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
     assert no_method.status_code == 400 and no_method.json()["error"]["code"] in (-32600, -32602)
     assert huge.status_code == 413
-    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 16
+    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 18
 
 
 def test_stdio_answers_survive_a_tool_call_with_wrong_types(fake: FakeOpenHands) -> None:
@@ -244,6 +246,12 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
         {"conversation_id": "z" * 32},
         'conversation_id must be 32 hexadecimal digits, dashes allowed (got "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").',
     ),
+    (
+        "get_changes",
+        {"conversation_id": HEX, "ref": "--output=/tmp/x"},
+        "ref must be a commit or branch name, without spaces and not starting with '-' (got \"--output=/tmp/x\").",
+    ),
+    ("read_file", {"conversation_id": HEX, "path": ""}, "path must not be empty."),
     ("list_sandboxes", {"limit": "many"}, 'limit must be a whole number (got "many").'),
     (
         "get_sandbox",

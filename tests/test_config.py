@@ -90,7 +90,7 @@ def test_cli_refuses_a_bad_configuration_with_exit_code_2_and_one_line() -> None
 def test_cli_refuses_an_unknown_toolset_and_lists_the_valid_ones() -> None:
     result = _run_cli("--toolsets", "conversations,nope")
     assert result.returncode == 2
-    assert "unknown toolset 'nope' in --toolsets; valid: conversations, sandboxes, specs, all" in result.stderr
+    assert "unknown toolset 'nope' in --toolsets; valid: conversations, review, sandboxes, specs, all" in result.stderr
     assert "Traceback" not in result.stderr
 
 

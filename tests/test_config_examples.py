@@ -223,5 +223,5 @@ def test_the_claude_desktop_file_runs_under_the_inspectors_config_mode(fake: Fak
         timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["result"]["tools"]) == 16
+    assert len(json.loads(listed.stdout)["result"]["tools"]) == 18
     assert called.returncode == 0 and fake.specs[0]["id"] in called.stdout

@@ -56,4 +56,4 @@ def test_the_wheel_installs_into_a_clean_venv_and_serves(dist: Path, tmp_path: P
     env = {"PATH": "/usr/bin:/bin", "OPENHANDS_URL": "http://127.0.0.1:9"}
     tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     answers = exchange([str(venv / "bin" / "python"), "-m", "oh_mcp"], [*INITIALIZE, tools_list], env)
-    assert len(answers[2]["result"]["tools"]) == 16
+    assert len(answers[2]["result"]["tools"]) == 18

@@ -24,6 +24,7 @@ from .errors import (
     NotFound,
     OpenHandsError,
     RateLimited,
+    SandboxNotRunning,
     ServerError,
     StartFailed,
     Unavailable,
@@ -34,8 +35,11 @@ from .errors import (
 )
 from .models import (
     AppConversation,
+    CommandResult,
     Event,
     ExecutionStatus,
+    GitChange,
+    GitDiff,
     Page,
     Sandbox,
     SandboxSpec,
@@ -131,6 +135,11 @@ class OpenHandsClient:
         # Cloud reads the Bearer header, a local server the X-Session-API-Key: send both.
         return {"Authorization": f"Bearer {key}", "X-Session-API-Key": key} if key else {}
 
+    def secrets_for(self, conversation: AppConversation) -> tuple[str, ...]:
+        """The keys to redact from anything read for `conversation`: the user's and its sandbox's."""
+        key = conversation.session_api_key
+        return self._secrets(key.get_secret_value() if key else None)
+
     def _secrets(self, *extra: str | None) -> tuple[str, ...]:
         return tuple(s for s in (self._key(), *extra) if s)
 
@@ -145,6 +154,7 @@ class OpenHandsClient:
         headers: dict[str, str] | None = None,
         secrets: tuple[str, ...] = (),
         timeout: float | None = None,
+        raw: bool = False,
     ) -> Any:
         write = method not in ("GET", "HEAD")
         wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
@@ -160,7 +170,7 @@ class OpenHandsClient:
                 await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
                 continue
             if response.status_code < 400:
-                return _json(response, what)
+                return response.content if raw else _json(response, what)
             error = error_from_response(response, what, secrets or self._secrets())
             if last or write or response.status_code not in _RETRY_STATUSES:
                 raise error
@@ -267,6 +277,35 @@ class OpenHandsClient:
         )
         return _validate(Page[Event], data, "event page")
 
+    # ---- workspace (the sandbox must be RUNNING) ----------------------------------------------
+
+    async def git_changes(self, conv_id: str, path: str, *, ref: str | None = None) -> list[GitChange]:
+        """The changed files of the git repository at `path` (absolute, in the sandbox); [] when it is none."""
+        data = await self._git(conv_id, "changes", path, ref, "git changes")
+        return _validate(list[GitChange], data, "git change list")
+
+    async def git_diff(self, conv_id: str, path: str, *, ref: str | None = None) -> GitDiff:
+        """A file's text at `ref` (or the default base) and now. Fails for a file that no longer exists."""
+        return _validate(GitDiff, await self._git(conv_id, "diff", path, ref, "git diff"), "git diff")
+
+    async def _git(self, conv_id: str, route: str, path: str, ref: str | None, what: str) -> Any:
+        hex_id = conversation_id(conv_id)
+        return await self._api(
+            "GET",
+            f"/app-conversations/{hex_id}/git/{route}",
+            what=f"the {what} of {path} in conversation {hex_id}",
+            params=_params(path=path, ref=ref),
+        )
+
+    async def read_conversation_file(self, conv_id: str, file_path: str) -> str:
+        """A workspace file's text through the app server: "" alike for a missing file, a directory and a
+        sandbox that is not running, so `download_file` is the one that tells them apart."""
+        hex_id = conversation_id(conv_id)
+        data = await self._api(
+            "GET", f"/app-conversations/{hex_id}/file", what=f"Conversation {hex_id}", params={"file_path": file_path}
+        )
+        return _validate(str, data, "file text")
+
     # ---- sandboxes --------------------------------------------------------------------------
 
     async def search_sandboxes(self, *, limit: int = 20, page_id: str | None = None) -> Page[Sandbox]:
@@ -316,6 +355,10 @@ class OpenHandsClient:
         data = await self._api("GET", "/sandbox-specs/search", what="sandbox specs", params=params)
         return _validate(Page[SandboxSpec], data, "sandbox spec page")
 
+    async def get_sandbox_specs(self, ids: Iterable[str]) -> list[SandboxSpec | None]:
+        data = await self._api("GET", "/sandbox-specs", what="sandbox specs", params={"id": list(ids)})
+        return _validate(list[SandboxSpec | None], data, "sandbox spec list")
+
     # ---- agent server -----------------------------------------------------------------------
 
     def agent_url(self, conversation_url: str) -> str:
@@ -332,15 +375,30 @@ class OpenHandsClient:
         )
         return base.rstrip("/") + parts.path.rstrip("/")
 
-    async def _agent(self, method: str, conversation: AppConversation, path: str = "", *, json: Any = None) -> Any:
-        """One call to the conversation's agent server, with its session key (never the user's key)."""
-        assert conversation.conversation_url and conversation.session_api_key is not None
+    def _agent_base(self, conversation: AppConversation) -> str:
+        """The agent server's root, as oh-mcp reaches it: conversation_url without its
+        /api/conversations/{id} tail."""
+        url = conversation.conversation_url
+        if not url or conversation.session_api_key is None:
+            status = conversation.sandbox_status
+            raise SandboxNotRunning(
+                f"Conversation {conversation.id}: its sandbox {conversation.sandbox_id} is {status}, so its "
+                "workspace cannot be read.",
+                sandbox_status=str(status),
+            )
+        return self.agent_url(url).split("/api/conversations/")[0].rstrip("/")
+
+    async def _agent(
+        self, conversation: AppConversation, method: str, url: str, *, what: str | None = None, **kwargs: Any
+    ) -> Any:
+        """One call to the conversation's agent server at `url`, with the sandbox's own key (never the
+        user's); a refused key or an address out of reach is reported as the agent server's."""
+        assert conversation.session_api_key is not None
         key = conversation.session_api_key.get_secret_value()
-        url = self.agent_url(conversation.conversation_url) + path
-        what = f"the agent server of conversation {conversation.id}"
+        what = what or f"the agent server of conversation {conversation.id}"
         try:
             return await self._send(
-                method, url, what=what, json=json, headers={"X-Session-API-Key": key}, secrets=self._secrets(key)
+                method, url, what=what, headers={"X-Session-API-Key": key}, secrets=self._secrets(key), **kwargs
             )
         except AuthFailed as exc:
             message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
@@ -350,11 +408,15 @@ class OpenHandsClient:
                 raise
             raise AgentServerUnreachable(what, url=url, reason=exc.reason) from None
 
+    def _conversation_url(self, conversation: AppConversation) -> str:
+        assert conversation.conversation_url is not None
+        return self.agent_url(conversation.conversation_url)
+
     async def get_final_response(self, conversation: AppConversation) -> str | None:
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        data = await self._agent("GET", conversation, "/agent_final_response")
+        data = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 
@@ -362,7 +424,33 @@ class OpenHandsClient:
         """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        await self._agent("PATCH", conversation, json={"title": title.strip()})
+        await self._agent(conversation, "PATCH", self._conversation_url(conversation), json={"title": title.strip()})
+
+    async def download_file(self, conversation: AppConversation, path: str) -> bytes:
+        """A workspace file's bytes. `path` is absolute; a missing file is NotFound, a directory or a
+        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning."""
+        url = self._agent_base(conversation) + "/api/file/download"
+        data: bytes = await self._agent(
+            conversation,
+            "GET",
+            url,
+            what=f"the file {path} of conversation {conversation.id}",
+            params={"path": path},
+            raw=True,
+        )
+        return data
+
+    async def execute_command(
+        self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
+    ) -> CommandResult:
+        """Run a shell command in the sandbox (as the agent's own terminal would) and wait for its end.
+        The agent server returns the output's last megabyte only, so commands must print less."""
+        url = self._agent_base(conversation) + "/api/bash/execute_bash_command"
+        body = {"command": command, "timeout": timeout} | ({"cwd": cwd} if cwd else {})
+        data = await self._agent(
+            conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
+        )
+        return _validate(CommandResult, data, "command result")
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used

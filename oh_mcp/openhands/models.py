@@ -219,6 +219,28 @@ class SendMessageResult(Model):
     message: str | None = None
 
 
+class GitChange(Model):
+    """One entry of git/changes: `path` is relative to the repository asked about."""
+
+    status: str
+    path: str
+
+
+class GitDiff(Model):
+    """A file's two full texts (final newline stripped); null for a file outside any repository."""
+
+    original: str | None = None
+    modified: str | None = None
+
+
+class CommandResult(Model):
+    """The agent server's answer to a shell command it ran to the end (or killed at its timeout: -1)."""
+
+    exit_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+
+
 class TextContent(Model):
     type: Literal["text"] = "text"
     text: str

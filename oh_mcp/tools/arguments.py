@@ -20,11 +20,12 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .params import HEX_ID_PATTERN, SANDBOX_ID_PATTERN
+from .params import GIT_REF_PATTERN, HEX_ID_PATTERN, SANDBOX_ID_PATTERN
 
 _PATTERNS = {
     HEX_ID_PATTERN: "must be 32 hexadecimal digits, dashes allowed",
     SANDBOX_ID_PATTERN: "must be letters, digits, '.', '_' or '-', starting with a letter or digit",
+    GIT_REF_PATTERN: "must be a commit or branch name, without spaces and not starting with '-'",
 }
 _TYPES = {
     "int": "must be a whole number",

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from ..openhands import (
     AppConversation,
-    Archived,
     AuthFailed,
     ConnectionFailed,
     ExecutionStatus,
@@ -53,6 +52,7 @@ from .params import (
     WaitSeconds,
 )
 from .progress import Progress
+from .running import make_running
 from .toolset import Ctx, Toolset, runtime
 
 conversations = Toolset(
@@ -108,9 +108,8 @@ async def start_conversation(
     wait: Annotated[bool, Field(description="Wait until READY.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> StartResult:
-    """Delegate a task to a new OpenHands agent, which starts working on the message. Returns the
-    conversation_id once READY (then call wait_for_agent), or a task_id for get_start_task if starting takes
-    longer."""
+    """Delegate a task to a new OpenHands agent. Returns the conversation_id once READY (then call
+    wait_for_agent), or a task_id for get_start_task if starting takes longer."""
     client = runtime(ctx).client
     request = StartRequest(
         initial_text=message,
@@ -179,14 +178,14 @@ async def send_message(
     conversation = await client.get_conversation(conversation_id)
     resumed = False
     if conversation.sandbox_status != SandboxStatus.RUNNING:
-        resumed = await _make_running(ctx, client, conversation, auto_resume, timeout_seconds)
+        resumed = await _resume(ctx, client, conversation, auto_resume, timeout_seconds)
     try:
         result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
     except SandboxNotRunning:
         # 409 means nothing was delivered, so one resume and resend cannot duplicate the message.
         if not auto_resume:
             raise
-        resumed = await _make_running(ctx, client, conversation, auto_resume, timeout_seconds) or resumed
+        resumed = await _resume(ctx, client, conversation, auto_resume, timeout_seconds) or resumed
         result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
     step = "Call wait_for_agent to get the agent's reply." if run else "Queued without running the agent."
     return MessageSent(
@@ -198,32 +197,12 @@ async def send_message(
     )
 
 
-async def _make_running(
+async def _resume(
     ctx: Ctx, client: OpenHandsClient, conversation: AppConversation, auto_resume: bool, timeout: float
 ) -> bool:
-    """Bring the conversation's sandbox to RUNNING; True when it had to be resumed."""
-    sid, status = conversation.sandbox_id, conversation.sandbox_status
-    if status == SandboxStatus.MISSING:
-        raise Archived(f"Conversation {conversation.id} is archived: its sandbox {sid} no longer exists.")
-    if status == SandboxStatus.ERROR:
-        raise Unavailable(f"The sandbox {sid} of conversation {conversation.id} is in ERROR.")
-    if status == SandboxStatus.PAUSED and not auto_resume:
-        raise ToolError(
-            f"Sandbox {sid} of conversation {conversation.id} is PAUSED, so the message was not sent. "
-            "Call resume_sandbox first, or send again with auto_resume=true."
-        )
-    progress = Progress(ctx, timeout)
-    if status != SandboxStatus.STARTING:
-        await progress.report(f"resuming sandbox {sid}")
-        await client.resume_sandbox(sid)
-    try:
-        await client.wait_for_sandbox(sid, timeout=timeout, on_change=lambda s: progress.report(f"sandbox {s.status}"))
-    except WaitTimedOut:
-        raise ToolError(
-            f"Sandbox {sid} did not reach RUNNING within {timeout:g} s, so the message was not sent. "
-            "Check it with get_sandbox, then send again."
-        ) from None
-    return status != SandboxStatus.STARTING
+    return await make_running(
+        ctx, client, conversation, auto_resume=auto_resume, timeout=timeout, undone="the message was not sent"
+    )
 
 
 @conversations.tool(title="Wait for agent", read_only=True, destructive=False, idempotent=True, wait="timeout_seconds")

@@ -8,6 +8,8 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 HEX_ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 SANDBOX_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# A git ref reaches git as an argument: one starting with '-' would be read as an option.
+GIT_REF_PATTERN = r"^[^-\s]\S*$"
 ConversationId = Annotated[
     str,
     Field(
@@ -95,4 +97,7 @@ EventKind = Annotated[
     str,
     AfterValidator(_known_kind),
     Field(max_length=64, description="MessageEvent, ActionEvent, ObservationEvent, AgentErrorEvent …"),
+]
+GitRef = Annotated[
+    str, Field(max_length=200, pattern=GIT_REF_PATTERN, description="Compare with this commit or branch.")
 ]

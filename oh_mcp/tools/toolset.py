@@ -117,7 +117,9 @@ def _served(
         budget = float(own_wait) + runtime(ctx).settings.call_budget
         try:
             with anyio.fail_after(budget):
-                return as_result(await fn(*args, **kwargs))
+                result = await fn(*args, **kwargs)
+            # A tool that adds content beside its record (resource links) renders the record itself.
+            return result if isinstance(result, CallToolResult) else as_result(result)
         except ToolError:
             raise
         except TimeoutError:

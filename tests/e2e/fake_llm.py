@@ -1,14 +1,26 @@
-"""A tiny OpenAI-compatible LLM on loopback that makes every agent step finish with an echo.
+"""A tiny OpenAI-compatible LLM on loopback that acts out a script written in the user's message.
 
-Agent steps arrive as `stream: true` chat completions offering tools; the answer is one `finish` tool
-call whose message is "Echo: <last user message>", sent as SSE chunks. Requests without a `finish`
-tool (the title generator) get a short plain answer. Every conversation has a call cap, and so does
-the whole server, so a confused agent can never loop for long.
+Agent steps arrive as `stream: true` chat completions offering tools. By default the answer is one
+`finish` tool call whose message is "Echo: <last user message>", sent as SSE chunks. Requests
+without a `finish` tool (the title generator) get a short plain answer. Every conversation has a
+call cap, and so does the whole server, so a confused agent can never loop for long.
+
+The script: lines of the latest user message that start with a marker, in order.
+
+    RUN: <command>     one model call answering with the `terminal` tool running <command>
+    SLOW: <seconds>    the next model call (a RUN, or the finish) takes that long to answer
+    RISK: <level>      the next RUN declares this security_risk (LOW, MEDIUM, HIGH; default LOW)
+    SAY: <text>        the message the agent finishes with (default: the echo)
+
+Each model call after the message plays the next step: the number of tool calls the assistant made
+since that message says which. After the last RUN's observation the agent finishes. Nothing is kept
+between calls, so several conversations can run scripts at once.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -89,6 +101,67 @@ def echo(body: dict[str, Any]) -> str:
     return "Echo: " + last_user_text(body)[:ECHO_LIMIT]
 
 
+MARKERS = ("RUN", "SLOW", "RISK", "SAY")
+
+
+@dataclass
+class Step:
+    """One model call's answer: a tool call (name, arguments), after `delay` seconds."""
+
+    tool: str
+    arguments: dict[str, Any]
+    delay: float = 0.0
+
+
+def script_of(text: str) -> list[tuple[str, str]]:
+    steps = []
+    for line in text.splitlines():
+        marker, sep, argument = line.strip().partition(":")
+        if sep and marker in MARKERS:
+            steps.append((marker, argument.strip()))
+    return steps
+
+
+def plan(text: str) -> tuple[list[Step], str | None]:
+    """The RUN steps with their delays and risks, and the SAY text; a trailing SLOW delays the finish."""
+    runs: list[Step] = []
+    delay, risk, say = 0.0, "LOW", None
+    for marker, argument in script_of(text):
+        if marker == "SLOW":
+            delay += float(argument or 0)
+        elif marker == "RISK":
+            risk = argument.upper() or "LOW"
+        elif marker == "SAY":
+            say = argument
+        else:
+            arguments = {"command": argument, "security_risk": risk, "summary": f"run {argument[:60]}"}
+            runs.append(Step("terminal", arguments, delay))
+            delay, risk = 0.0, "LOW"
+    runs.append(Step("finish", {}, delay))
+    return runs, say
+
+
+def tool_calls_since_last_user(body: dict[str, Any]) -> int:
+    calls = 0
+    for message in reversed(body.get("messages") or []):
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "assistant":
+            calls += len(message.get("tool_calls") or [])
+    return calls
+
+
+def next_step(body: dict[str, Any]) -> Step:
+    """The step this model call plays; once the script is done, the finish again."""
+    runs, say = plan(last_user_text(body))
+    step = runs[min(tool_calls_since_last_user(body), len(runs) - 1)]
+    if step.tool == "finish":
+        return Step("finish", {"message": say if say is not None else echo(body)}, step.delay)
+    return step
+
+
 def chunk(model: str, cid: str, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {
         "id": cid,
@@ -139,20 +212,20 @@ class Handler(BaseHTTPRequestHandler):
             # 400 is not retried by LiteLLM, so the agent stops at once with an error.
             self._json(400, {"error": {"message": "fake LLM call cap reached", "type": "invalid_request_error"}})
             return
-        if llm.latency:
-            time.sleep(llm.latency)
+        offers_finish = "finish" in [tool_name(t) for t in body.get("tools") or []]
+        step = next_step(body) if offers_finish else None
+        time.sleep(llm.latency + (step.delay if step else 0.0))
         model = str(body.get("model") or "fake-model")
         cid = "chatcmpl-" + uuid.uuid4().hex[:12]
-        offers_finish = "finish" in [tool_name(t) for t in body.get("tools") or []]
         if body.get("stream"):
-            self._stream(body, model, cid, offers_finish)
+            self._stream(body, model, cid, step)
         else:
-            self._complete(body, model, cid, offers_finish)
+            self._complete(model, cid, step)
 
-    def _complete(self, body: dict[str, Any], model: str, cid: str, offers_finish: bool) -> None:
+    def _complete(self, model: str, cid: str, step: Step | None) -> None:
         message: dict[str, Any]
-        if offers_finish:
-            call = {"id": "call_" + cid[-12:], "type": "function", "function": finish_call(body)}
+        if step is not None:
+            call = {"id": "call_" + cid[-12:], "type": "function", "function": function_of(step)}
             message, reason = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
         else:
             message, reason = {"role": "assistant", "content": "E2E echo conversation"}, "stop"
@@ -168,10 +241,10 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, body: dict[str, Any], model: str, cid: str, offers_finish: bool) -> None:
+    def _stream(self, body: dict[str, Any], model: str, cid: str, step: Step | None) -> None:
         events: list[dict[str, Any]]
-        if offers_finish:
-            call = finish_call(body)
+        if step is not None:
+            call = function_of(step)
             events = [
                 chunk(
                     model,
@@ -184,7 +257,7 @@ class Handler(BaseHTTPRequestHandler):
                                 "index": 0,
                                 "id": "call_" + cid[-12:],
                                 "type": "function",
-                                "function": {"name": "finish", "arguments": ""},
+                                "function": {"name": call["name"], "arguments": ""},
                             }
                         ],
                     },
@@ -209,12 +282,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def finish_call(body: dict[str, Any]) -> dict[str, str]:
-    return {"name": "finish", "arguments": json.dumps({"message": echo(body)})}
+def function_of(step: Step) -> dict[str, str]:
+    return {"name": step.tool, "arguments": json.dumps(step.arguments)}
 
 
 class FakeLLMServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # An interrupted agent hangs up mid-answer (a SLOW step): that is expected, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def __init__(self, llm: FakeLLM) -> None:
         super().__init__(("127.0.0.1", 0), Handler)

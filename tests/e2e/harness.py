@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from mcp import Client, StdioServerParameters
@@ -64,6 +64,49 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Agent-server ports. The process sandbox probes upward from its base port (8000 by default) and
+# only test-binds each port, so two OpenHands on one machine starting sandboxes at once could pick
+# the same port, and one would then talk to the other's agent server (seen: 401 from :8001). Each
+# stage claims a block of its own, below the kernel's ephemeral range, held by a lock file while
+# its app server lives.
+PORT_BLOCKS = range(20_000, 32_000, 200)
+PORT_LOCKS = CACHE_DIR / "port-blocks"
+
+
+@dataclass
+class PortBlock:
+    base: int
+    lock: IO[str]
+
+    def release(self) -> None:
+        self.lock.close()
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def claim_port_block() -> PortBlock:
+    """The first block whose lock no other stage holds and whose first ports are free."""
+    PORT_LOCKS.mkdir(parents=True, exist_ok=True)
+    for base in PORT_BLOCKS:
+        lock = (PORT_LOCKS / f"{base}.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        if all(bindable(port) for port in range(base, base + 5)):
+            return PortBlock(base, lock)
+        lock.close()
+    raise E2EError(f"no free agent-server port block in {PORT_BLOCKS}")
 
 
 # ---- install ------------------------------------------------------------------------------------
@@ -221,6 +264,7 @@ class AppServer:
     port: int = field(default_factory=free_port)
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
     process: subprocess.Popen[bytes] | None = None
+    ports: PortBlock | None = None
     started_in: float = 0.0
     version: str = "?"
 
@@ -238,11 +282,17 @@ class AppServer:
             for k, v in os.environ.items()
             if not k.startswith(("OH_", "OPENHANDS_", "LLM_", "VIRTUAL_ENV", "PYTHON", "SESSION_API_KEY"))
         }
-        for name in ("home", "tmp", "persistence"):
+        for name in ("home", "tmp", "persistence", "sandboxes"):
             (self.root / name).mkdir(exist_ok=True)
+        if self.ports is None:
+            self.ports = claim_port_block()
         env = inherited | {
             MARKER: self.marker,
             "RUNTIME": "process",
+            # The process sandbox's settings (ProcessSandboxServiceInjector), read by OpenHands' env parser.
+            "OH_SANDBOX_KIND": "ProcessSandboxServiceInjector",
+            "OH_SANDBOX_BASE_PORT": str(self.ports.base),
+            "OH_SANDBOX_BASE_WORKING_DIR": str(self.root / "sandboxes"),
             "OH_PERSISTENCE_DIR": str(self.root / "persistence"),
             "OH_WEBHOOKS_0_BASE_URL": f"{self.url}/api/v1/webhooks",
             "HOME": str(self.root / "home"),
@@ -279,8 +329,10 @@ class AppServer:
         # /server_info holds only uptime and resource figures in 1.11.0; the version is in the OpenAPI info.
         info = self.get("/server_info").json()
         self.version = str(self.get("/openapi.json").json().get("info", {}).get("version", "?"))
+        base = self.ports.base if self.ports else "?"
         say(
-            f"OpenHands app server {self.version} ready at {self.url} in {self.started_in:.1f} s (pid {self.pid}); "
+            f"OpenHands app server {self.version} ready at {self.url} in {self.started_in:.1f} s (pid {self.pid}, "
+            f"agent servers from port {base}, sandboxes in {self.root / 'sandboxes'}); "
             f"/server_info keys: {sorted(info) if isinstance(info, dict) else info!r}"
         )
 
@@ -336,6 +388,9 @@ class AppServer:
         left = marked_pids(self.marker)
         if left:
             say(f"WARNING: still alive after SIGKILL: {left}")
+        if self.ports is not None:
+            self.ports.release()
+            self.ports = None
         if os.environ.get("OH_MCP_E2E_KEEP"):
             say(f"kept {self.root}")
         else:

@@ -9,6 +9,9 @@ nothing from oh-mcp or the tests. Package files stay untouched; the fixes are mo
    "sleeping" for psutil, which upstream reports as STARTING forever (a stopped one stays PAUSED).
 3. `get_default_tools` in the live-status conversation service gets enable_browser=False: there is
    no Chromium, and with the browser tool the agent server refuses to create the conversation.
+4. `ProcessSandboxService._wait_for_server_ready` waits 120 s instead of 30: on a machine shared with
+   other test runs (load 10 on 2 cores) an agent server took over 30 s to import and answer /alive,
+   and every conversation start failed with "Agent Server Failed to start properly".
 
 A missing patch target stops the launcher with exit code 3 and a line naming it, so a new
 OpenHands release fails the stage loudly instead of hanging it.
@@ -105,6 +108,21 @@ def patch_process_status() -> None:
     say(f"patched {PROCESS_SANDBOX}.ProcessSandboxService._get_process_status: STARTING -> RUNNING")
 
 
+AGENT_SERVER_START_SECONDS = 120
+
+
+def patch_agent_server_wait() -> None:
+    service = target(load(PROCESS_SANDBOX), "ProcessSandboxService")
+    original = target(service, "_wait_for_server_ready")
+
+    @functools.wraps(original)
+    async def patient_wait(self: Any, port: int, timeout: int = 30) -> Any:
+        return await original(self, port, max(timeout, AGENT_SERVER_START_SECONDS))
+
+    service._wait_for_server_ready = patient_wait
+    say(f"patched {PROCESS_SANDBOX}.ProcessSandboxService._wait_for_server_ready: {AGENT_SERVER_START_SECONDS} s")
+
+
 def patch_browser_tool() -> None:
     module = load(LIVE_STATUS)
     original = target(module, "get_default_tools")
@@ -127,6 +145,7 @@ def main() -> None:
 
     original_detection = patch_docker_detection()
     patch_process_status()
+    patch_agent_server_wait()
     patch_browser_tool()
     module_name, _, attribute = APP.partition(":")
     app_module = load(module_name)

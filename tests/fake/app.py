@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.openapi_contract import INJECTED, asgi_check, shared_contract
 
+from . import workspace
 from .state import FakeOpenHands, Injection
 
 EVENT_KINDS = (
@@ -297,11 +299,9 @@ async def alive(fake: FakeOpenHands, request: Request) -> Response:
 
 def agent_guard(fake: FakeOpenHands, request: Request) -> tuple[Any, Response | None]:
     sid = request.path_params["sid"]
-    sandbox = fake.sandboxes.get(sid)
-    if sandbox is None or fake.sandbox_status(sid) != "RUNNING":
-        return None, detail(503, "Agent server is not running")
-    if fake.agent_server_rejects_keys or request.headers.get("x-session-api-key") != sandbox.key:
-        return None, detail(401, "Unauthorized")
+    _, error = sandbox_guard(fake, request)
+    if error:
+        return None, error
     rec = fake.conversation(request.path_params["cid"])
     if rec is None or rec.sandbox_id != sid:
         return None, detail(404, "Conversation not found")
@@ -326,6 +326,95 @@ async def agent_update_conversation(fake: FakeOpenHands, request: Request) -> Re
     return success()
 
 
+# ---- workspace: git, files and commands -------------------------------------------------------------
+
+
+def workspace_guard(fake: FakeOpenHands, request: Request) -> tuple[Any, Response | None]:
+    """Like 1.11.0's `_proxy_git_runtime_call`: 404 unless the sandbox runs, 409 while it is paused."""
+    cid = request.path_params["cid"]
+    rec = fake.conversation(cid)
+    status = fake.sandbox_status(rec.sandbox_id) if rec else "MISSING"
+    if rec is not None and status == "PAUSED":
+        return None, detail(409, "Sandbox is paused; resume it before reading git state.")
+    if rec is None or status != "RUNNING":
+        return None, detail(404, f"Conversation {uuid.UUID(cid)} is not reachable")
+    return rec, None
+
+
+def git_failed(exc: workspace.GitFailed) -> Response:
+    # The agent server answers 400; the app server passes on only its status.
+    return detail(502, "Agent server error: 400")
+
+
+def required_query(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if value is None:
+        raise Invalid(["query", name], "Field required", "missing")
+    return value
+
+
+async def git_changes(fake: FakeOpenHands, request: Request) -> Response:
+    return _git_route(fake, request, workspace.git_changes)
+
+
+async def git_diff(fake: FakeOpenHands, request: Request) -> Response:
+    return _git_route(fake, request, workspace.git_diff)
+
+
+def _git_route(fake: FakeOpenHands, request: Request, answer: Callable[[Path, str | None], Any]) -> Response:
+    rec, error = workspace_guard(fake, request)
+    if error:
+        return error
+    fake.workspace(rec.sandbox_id)
+    try:
+        return JSONResponse(answer(Path(required_query(request, "path")), request.query_params.get("ref")))
+    except workspace.GitFailed as exc:
+        return git_failed(exc)
+
+
+async def conversation_file(fake: FakeOpenHands, request: Request) -> Response:
+    """1.11.0 answers "" for a missing file, a directory, a relative path and a paused sandbox alike."""
+    rec = fake.conversation(request.path_params["cid"])
+    path = Path(request.query_params.get("file_path", "/workspace/project/PLAN.md"))
+    if rec is None or fake.sandbox_status(rec.sandbox_id) != "RUNNING":
+        return JSONResponse("")
+    fake.workspace(rec.sandbox_id)
+    return JSONResponse(workspace.text_or_empty(path))
+
+
+def sandbox_guard(fake: FakeOpenHands, request: Request) -> tuple[Path | None, Response | None]:
+    """The agent server's own check: it runs (503 otherwise) and the sandbox key matches (401)."""
+    sid = request.path_params["sid"]
+    sandbox = fake.sandboxes.get(sid)
+    if sandbox is None or fake.sandbox_status(sid) != "RUNNING":
+        return None, detail(503, "Agent server is not running")
+    if fake.agent_server_rejects_keys or request.headers.get("x-session-api-key") != sandbox.key:
+        return None, detail(401, "Unauthorized")
+    return fake.workspace(sid), None
+
+
+async def agent_download(fake: FakeOpenHands, request: Request) -> Response:
+    root, error = sandbox_guard(fake, request)
+    if error:
+        return error
+    status, content = workspace.download(Path(required_query(request, "path")))
+    if isinstance(content, str):
+        return detail(status, content)
+    return Response(content, media_type="application/octet-stream")
+
+
+async def agent_execute(fake: FakeOpenHands, request: Request) -> Response:
+    root, error = sandbox_guard(fake, request)
+    if error:
+        return error
+    assert root is not None
+    body = await json_body(request)
+    if not isinstance(body.get("command"), str):
+        raise Invalid(["body", "command"], "Field required", "missing")
+    fake.commands.append(body["command"])
+    return JSONResponse(workspace.execute(root, body["command"], body.get("cwd"), float(body.get("timeout", 300))))
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/app-conversations/search", search_conversations),
     ("GET", "/api/v1/app-conversations/start-tasks/search", search_tasks),
@@ -335,6 +424,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/api/v1/app-conversations/{cid}", patch_conversation),
     ("DELETE", "/api/v1/app-conversations/{cid}", delete_conversation),
     ("POST", "/api/v1/app-conversations/{cid}/send-message", send_message),
+    ("GET", "/api/v1/app-conversations/{cid}/git/changes", git_changes),
+    ("GET", "/api/v1/app-conversations/{cid}/git/diff", git_diff),
+    ("GET", "/api/v1/app-conversations/{cid}/file", conversation_file),
     ("GET", "/api/v1/conversation/{cid}/events/search", search_events),
     ("GET", "/api/v1/conversation/{cid}/events/count", count_events),
     ("GET", "/api/v1/sandboxes/search", search_sandboxes),
@@ -352,6 +444,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/openapi.json", openapi_document),
     ("PATCH", "/agent/{sid}/api/conversations/{cid}", agent_update_conversation),
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
+    ("GET", "/agent/{sid}/api/file/download", agent_download),
+    ("POST", "/agent/{sid}/api/bash/execute_bash_command", agent_execute),
 ]
 
 

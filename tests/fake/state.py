@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import string
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from . import workspace
 
 DEFAULT_SPEC = "ghcr.io/openhands/agent-server:1.34.0-python"
 START_STEPS = ("WORKING", "WAITING_FOR_SANDBOX", "STARTING_CONVERSATION", "READY")
@@ -149,12 +156,14 @@ class FakeOpenHands:
         self.check_contract = True
         self.contract_violations: list[str] = []
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
+        self.commands: list[str] = []  # every shell command run through the agent servers
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
         self._injections: list[Injection] = []
         self._next_start_failure: str | None = None
         self._stuck: set[str] = set()
         self.lock = threading.RLock()
+        self._workspaces: Path | None = None  # made on first use, so most fakes leave no directory behind
 
     # ---- knobs for tests ---------------------------------------------------------------------
 
@@ -226,6 +235,21 @@ class FakeOpenHands:
 
     def sandbox_key(self, sandbox_id: str) -> str:
         return self.sandboxes[sandbox_id].key
+
+    def workspace(self, sandbox_id: str) -> Path:
+        """The sandbox's workspace root: a real directory, made (git init, agent-server log) on first use."""
+        if self._workspaces is None:
+            self._workspaces = Path(tempfile.mkdtemp(prefix="oh-mcp-fake-"))
+            weakref.finalize(self, shutil.rmtree, self._workspaces, True)
+        root = self._workspaces / sandbox_id
+        return root if root.exists() else workspace.create(root)
+
+    def shell(self, sandbox_id: str, script: str) -> str:
+        """Act as the agent: run `script` with sh in the workspace root; returns stdout, fails loudly."""
+        root = self.workspace(sandbox_id)
+        done = subprocess.run(script, shell=True, cwd=root, capture_output=True, text=True, env=workspace.git_env(root))
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def events_of(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.conversation(conversation_id).events if self.conversation(conversation_id) else []  # type: ignore[union-attr]

@@ -179,3 +179,18 @@ def test_the_checker_knows_the_agent_server_routes_oh_mcp_uses(openapi: OpenAPIC
         openapi.validate_request("PATCH", "/api/conversations/c1", {}, {"title": "t"})
     with pytest.raises(ContractViolation, match="no such operation"):
         openapi.validate_request("POST", path.removesuffix("/agent_final_response") + "/events", {}, {})
+
+
+async def test_the_workspace_routes_answer_within_the_contract(fake: FakeOpenHands, http: httpx.AsyncClient) -> None:
+    conv = fake.add_conversation()
+    cid, root = conv["id"], str(fake.workspace(conv["sandbox_id"]))
+    fake.shell(conv["sandbox_id"], "echo hi > notes.txt")
+    changes = (await http.get(f"/api/v1/app-conversations/{cid}/git/changes", params={"path": root})).json()
+    assert {"status": "ADDED", "path": "notes.txt"} in changes
+    diff = await http.get(f"/api/v1/app-conversations/{cid}/git/diff", params={"path": root + "/notes.txt"})
+    assert diff.json() == {"original": "", "modified": "hi"}
+    text = await http.get(f"/api/v1/app-conversations/{cid}/file", params={"file_path": root + "/notes.txt"})
+    assert text.json() == "hi\n"
+    fake.pause(conv["sandbox_id"])
+    paused = await http.get(f"/api/v1/app-conversations/{cid}/git/diff", params={"path": root + "/notes.txt"})
+    assert paused.status_code == 409

@@ -38,6 +38,8 @@ async def test_templates_read_one_item_without_secrets(fake: FakeOpenHands, mcp_
         "openhands://sandboxes/{sandbox_id}",
         "openhands://conversations/{conversation_id}",
         "openhands://conversations/{conversation_id}/events",
+        "openhands://conversations/{conversation_id}/changes",
+        "openhands://conversations/{conversation_id}/files/{+path}",
     }
     meta = await mcp_client.read_resource(f"openhands://conversations/{conv['id']}")
     text = meta.contents[0].text  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ async def names(settings: Settings) -> set[str]:
 
 async def test_every_tool_has_a_title_and_all_four_annotations(mcp_client: Client) -> None:
     tools = (await mcp_client.list_tools()).tools
-    assert len(tools) == 16
+    assert len(tools) == 18
     for tool in tools:
         a = tool.annotations
         assert tool.title and a is not None, tool.name
