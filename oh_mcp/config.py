@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 Transport = Literal["stdio", "sse", "streamable-http"]
+Approvals = Literal["elicit", "model", "off"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -56,6 +57,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("tools", "--tools", "OH_MCP_TOOLS", "Comma list of single tools to add to the toolsets.", "list"),
     Option(
         "exclude_tools", "--exclude-tools", "OH_MCP_EXCLUDE_TOOLS", "Comma list of tools to hide (always wins).", "list"
+    ),
+    Option(
+        "approvals",
+        "--approvals",
+        "OH_MCP_APPROVALS",
+        "Approving agent actions: elicit (ask the person through the host), model (respond_to_action only) or off.",
     ),
     Option("output_budget", "--output-budget", "OH_MCP_OUTPUT_BUDGET", "Most characters of text in one result.", "int"),
     Option("transport", "--transport", "OH_MCP_TRANSPORT", "stdio (default), sse or streamable-http."),
@@ -111,6 +118,7 @@ class Settings(BaseModel):
     toolsets: tuple[str, ...] = ("all",)
     tools: tuple[str, ...] = ()
     exclude_tools: tuple[str, ...] = ()
+    approvals: Approvals = "elicit"
     output_budget: int = Field(default=20_000, ge=1_000, le=1_000_000)
     transport: Transport = "stdio"
     host: str = "127.0.0.1"

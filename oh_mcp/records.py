@@ -10,8 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from .openhands import AppConversation, Event, Sandbox, SandboxSpec
-from .shaping import EVENT_TEXT_LIMIT, clip, event_text, redact, stamp
+from .openhands import AppConversation, Event, PendingAction, Sandbox, SandboxSpec
+from .openhands.client import settled
+from .shaping import EVENT_TEXT_LIMIT, clip, describe_action, event_text, redact, stamp
 
 NextPageId = Annotated[str | None, Field(description="Pass as page_id for the next page; absent at the end.")]
 
@@ -40,6 +41,18 @@ class TokenTotals(BaseModel):
     reasoning: int | None = None
 
 
+class PendingActionRecord(BaseModel):
+    id: str
+    tool: str | None = None
+    does: str = Field(description="What it would do: the command, or the file and kind of edit.")
+    risk: str | None = Field(default=None, description="OpenHands' rating: LOW, MEDIUM, HIGH or UNKNOWN.")
+
+
+PendingActions = Annotated[
+    list[PendingActionRecord] | None, Field(description="Actions waiting for respond_to_action.")
+]
+
+
 class ConversationDetail(ConversationSummary):
     git_provider: str | None = None
     llm_model: str | None = None
@@ -48,6 +61,7 @@ class ConversationDetail(ConversationSummary):
     pr_numbers: list[int] | None = None
     parent_conversation_id: str | None = None
     created_at: str
+    pending_actions: PendingActions = None
 
 
 class ConversationList(BaseModel):
@@ -72,13 +86,38 @@ class MessageSent(BaseModel):
     next_step: str
 
 
-class AgentState(BaseModel):
+class RunState(BaseModel):
     conversation_id: str
     execution_status: str | None = None
     sandbox_status: str
     settled: bool = Field(description="True when the agent is no longer running.")
+    pending_actions: PendingActions = None
+
+
+class AgentState(RunState):
     final_response: str | None = Field(default=None, description="The agent's latest answer, windowed to the budget.")
     next_response_offset: int | None = Field(default=None, description="Pass as response_offset to read on.")
+    next_step: str
+    others: list[RunState] | None = Field(default=None, description="The other_ids' states.")
+
+
+class Interrupted(BaseModel):
+    conversation_id: str
+    interrupted: bool = Field(description="False when nothing was running.")
+    execution_status: str | None = None
+    next_step: str
+
+
+class ActionsAnswered(BaseModel):
+    conversation_id: str
+    accepted: bool
+    action_ids: list[str]
+    next_step: str
+
+
+class AgentReply(BaseModel):
+    conversation_id: str
+    answer: str | None = Field(default=None, description="Absent when the agent did not answer in time.")
     next_step: str
 
 
@@ -105,7 +144,7 @@ def summary(c: AppConversation) -> ConversationSummary:
     )
 
 
-def detail(c: AppConversation) -> ConversationDetail:
+def detail(c: AppConversation, pending: list[PendingAction] | None = None) -> ConversationDetail:
     usage = c.metrics.accumulated_token_usage if c.metrics else None
     tokens = (
         TokenTotals(
@@ -126,6 +165,26 @@ def detail(c: AppConversation) -> ConversationDetail:
         pr_numbers=c.pr_number or None,
         parent_conversation_id=c.parent_conversation_id,
         created_at=stamp(c.created_at),
+        pending_actions=[pending_record(a, secrets_of(c)) for a in pending] if pending else None,
+    )
+
+
+def pending_record(action: PendingAction, secrets: tuple[str, ...]) -> PendingActionRecord:
+    return PendingActionRecord(
+        id=action.id,
+        tool=action.tool_name,
+        does=clip(redact(describe_action(action.action), secrets), 500),
+        risk=action.security_risk,
+    )
+
+
+def run_state(c: AppConversation, pending: list[PendingAction] | None) -> RunState:
+    return RunState(
+        conversation_id=c.id,
+        execution_status=None if c.execution_status is None else str(c.execution_status),
+        sandbox_status=str(c.sandbox_status),
+        settled=settled(c),
+        pending_actions=[pending_record(a, secrets_of(c)) for a in pending] if pending else None,
     )
 
 

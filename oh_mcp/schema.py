@@ -6,6 +6,8 @@ results never carry a null (they are dumped without them), so an absent field is
 That also avoids type lists, which the Inspector's --strict lint flags as unportable. Output
 schemas also lose descriptions and defaults: a client validates results by type, and the model
 reads what a result means from the tool's description and the result's own next_step text.
+Their `required` lists go too (~1,200 characters): a result is still checked field by field, and
+oh-mcp builds every result from a model that has those fields.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def compact_schema(node: Any, *, output: bool = False) -> Any:
     for key, value in node.items():
         if key == "title" and isinstance(value, str):
             continue
-        if output and key in ("description", "default"):
+        if output and key in ("description", "default", "required"):
             continue
         if key in _STRING_LIMITS and not output:
             continue

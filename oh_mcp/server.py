@@ -15,6 +15,7 @@ from .config import Settings
 from .openhands import OpenHandsClient
 from .openhands.redaction import install_log_redaction
 from .outbound import ScrubOutbound
+from .panel import panel_extension, tool_meta
 from .prompts import register_prompts
 from .resources import register_resources
 from .runtime import Runtime
@@ -26,7 +27,8 @@ from .tools.arguments import ArgumentErrors
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
     "start_conversation, follow it with wait_for_agent, talk to the agent with send_message. "
-    "Waits return before the client's timeout: when one says the work is still going, call it again."
+    "Waits (timeout_seconds, 45 by default) should stay under the client's timeout, often 60 s; when one "
+    "says the work is still going, call it again."
 )
 
 
@@ -81,10 +83,18 @@ def build_server(
         middleware=[HiddenToolGuard(selection.hidden), *middleware],
         token_verifier=token_verifier,
         auth=auth,
+        # Every tool the build has, hidden ones too: the panel offers a button for each, and a hidden
+        # tool's refusal then tells the person why.
+        extensions=[panel_extension(spec.name for ts in TOOLSETS for spec in ts.tools)],
     )
     for spec in selection.enabled:
         server.add_tool(
-            spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            annotations=spec.annotations,
+            meta=tool_meta(spec.name, spec.meta),
         )
         _compact_tool_schemas(server, spec.name)
     # Outermost first: the scrub sees every answer, a refusal of bad arguments included.

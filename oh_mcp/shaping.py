@@ -65,6 +65,45 @@ def _action_text(action: dict[str, Any], thought: str) -> str:
     return f"{kind}" + (f": {thought}" if thought else "")
 
 
+# The file editor's commands, as a person would say them.
+_EDITS = {"create": "create", "str_replace": "edit", "insert": "insert into", "undo_edit": "undo an edit of"}
+
+
+def describe_action(action: dict[str, Any]) -> str:
+    """What an action does, in one line a person can judge: the command it runs, or the file and the
+    kind of edit; other tools by their kind and main argument."""
+    kind = str(action.get("kind") or "Action")
+    command, path = action.get("command"), action.get("path")
+    if isinstance(path, str) and path:
+        return f"{_EDITS.get(str(command), str(command or 'use'))} {path}"
+    if isinstance(command, str) and command and kind.startswith(("Terminal", "Bash", "CmdRun", "Execute")):
+        return f"run: {command}"
+    for key in ("command", "url", "code", "message", "content"):
+        value = action.get(key)
+        if isinstance(value, str) and value:
+            return f"{kind.removesuffix('Action')}: {value}"
+    return kind
+
+
+def activity_line(status: str | None, newest_first: Sequence[Event], steps: int | None, cost: float | None) -> str:
+    """What the agent is doing now, for a progress message: its last action (or "thinking" while the
+    model answers), its step count and the cost so far, in under 200 characters."""
+    doing = "thinking" if status == "running" else ""
+    for event in newest_first:
+        if event.kind == "ActionEvent" and isinstance(event.field("action"), dict):
+            doing = describe_action(event.field("action"))
+            break
+        if event.kind in ("ObservationEvent", "MessageEvent", "UserRejectObservation", "AgentErrorEvent"):
+            break
+    parts = [f"{status or 'unknown'}: {' '.join(doing.split())}" if doing else status or "unknown"]
+    if steps is not None:
+        parts.append(f"step {steps}")
+    if cost:
+        parts.append(f"${cost:.2f}")
+    tail = " · " + " · ".join(parts[1:]) if len(parts) > 1 else ""
+    return clip(parts[0], 195 - len(tail)) + tail
+
+
 def event_text(event: Event) -> tuple[str, bool]:
     """The readable part of an event, by kind, and whether it reports an error."""
     kind = event.kind

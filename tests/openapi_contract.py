@@ -31,7 +31,8 @@ from referencing.jsonschema import DRAFT202012
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SPEC_FILE = "openhands-openapi-1.11.0.json"
-AGENT_FRAGMENT = Path(__file__).with_name("agent-server-openapi-1.34.0.json")
+# The agent servers' routes oh-mcp calls, cut from openhands-agent-server 1.34.0 by scripts/agent-server-openapi.
+AGENT_FRAGMENT = Path(__file__).with_name("agent_server_openapi.json")
 BASE = "urn:openhands-openapi"
 AGENT_PREFIX = "AgentServer."
 # Any route: a wrong or missing key (local SESSION_API_KEY, Cloud), Cloud's rate limit, a crash.
@@ -48,7 +49,16 @@ ROUTE_ERRORS: dict[tuple[str, str], frozenset[int]] = {
     # ref), answer 409 while the sandbox is paused and 404 when it does not run at all.
     ("GET", "/api/v1/app-conversations/{conversation_id}/git/changes"): frozenset({404, 409, 502}),
     ("GET", "/api/v1/app-conversations/{conversation_id}/git/diff"): frozenset({404, 409, 502}),
-    # A gateway in front of an agent server that stopped (Cloud's runtime proxy, the fake).
+    # A gateway in front of an agent server that stopped (Cloud's runtime proxy, the fake); interrupting
+    # an agent that is not running answers 400 (review-and-control.md).
+    ("POST", "/api/conversations/{conversation_id}/interrupt"): frozenset({400, 502, 503}),
+    ("POST", "/api/conversations/{conversation_id}/confirmation_policy"): frozenset({502, 503}),
+    ("POST", "/api/conversations/{conversation_id}/ask_agent"): frozenset({502, 503}),
+    ("GET", "/api/conversations/{conversation_id}/events/search"): frozenset({502, 503}),
+    ("GET", "/api/conversations/{conversation_id}/events/count"): frozenset({502, 503}),
+    ("POST", "/api/conversations/{conversation_id}/events/respond_to_confirmation"): frozenset({502, 503}),
+    ("GET", "/api/file/download"): frozenset({400, 404, 502, 503}),  # not a file / not absolute; missing
+    ("POST", "/api/bash/execute_bash_command"): frozenset({502, 503}),
     ("GET", "/api/conversations/{conversation_id}/agent_final_response"): frozenset({502, 503}),
     ("PATCH", "/api/conversations/{conversation_id}"): frozenset({502, 503}),
 }
@@ -70,8 +80,8 @@ def api_path(path: str) -> str | None:
     routes sit below its base URL (the fake serves them under /agent/<sandbox id>)."""
     if path.startswith("/api/v1/"):
         return path
-    head, sep, tail = path.partition("/api/conversations/")
-    return sep + tail if sep and not head.startswith("/api/") else None
+    head, sep, tail = path.partition("/api/")
+    return sep + tail if sep and (head == "" or head.startswith("/agent/")) and not head.startswith("/api/") else None
 
 
 class ContractViolation(AssertionError):

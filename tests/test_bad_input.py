@@ -17,6 +17,7 @@ from mcp.types import CallToolResult
 
 from oh_mcp import Settings, build_server
 from oh_mcp.tools.params import EVENT_KINDS
+from tests.calls import ALL_TOOLS
 from tests.fake.state import FakeOpenHands
 from tests.stdio_raw import INITIALIZE, exchange
 from tests.test_http import connect, hosted
@@ -73,11 +74,15 @@ TOOLS = [
             "title",
             "wait",
             "timeout_seconds",
+            "confirm",
         ],
     ),
     ("get_start_task", ["task_id"]),
     ("send_message", ["conversation_id", "message", "image_urls", "run", "auto_resume", "timeout_seconds"]),
-    ("wait_for_agent", ["conversation_id", "timeout_seconds", "response_offset"]),
+    ("wait_for_agent", ["conversation_id", "timeout_seconds", "response_offset", "other_ids", "until"]),
+    ("interrupt_agent", ["conversation_id"]),
+    ("respond_to_action", ["conversation_id", "action_ids", "accept", "reason"]),
+    ("ask_agent", ["conversation_id", "question"]),
     ("get_conversation_events", ["conversation_id", "limit", "kind", "newest_first", "page_id"]),
     ("update_conversation", ["conversation_id", "title"]),
     ("delete_conversation", ["conversation_id"]),
@@ -181,7 +186,7 @@ def test_malformed_json_rpc_over_stdio_gets_protocol_errors_and_the_server_keeps
     errors = [a["error"]["code"] for a in answers if a.get("id") is None]
     assert errors == [-32700, -32600, -32600]
     assert next(a for a in answers if a.get("id") == 6)["error"]["code"] == -32601
-    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == 18
+    assert len(next(a for a in answers if a.get("id") == 7)["result"]["tools"]) == ALL_TOOLS
 
 
 def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_going(fake: FakeOpenHands) -> None:
@@ -199,7 +204,7 @@ def test_malformed_json_rpc_over_http_gets_protocol_errors_and_the_server_keeps_
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
     assert no_method.status_code == 400 and no_method.json()["error"]["code"] in (-32600, -32602)
     assert huge.status_code == 413
-    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == 18
+    assert fine.status_code == 200 and len(fine.json()["result"]["tools"]) == ALL_TOOLS
 
 
 def test_stdio_answers_survive_a_tool_call_with_wrong_types(fake: FakeOpenHands) -> None:
@@ -235,6 +240,13 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
         "image_urls[1] must be at most 2000 characters long (got 2001).",
     ),
     ("wait_for_agent", {"conversation_id": HEX, "response_offset": -1}, "response_offset must be at least 0 (got -1)."),
+    ("interrupt_agent", {}, "conversation_id is required."),
+    (
+        "respond_to_action",
+        {"conversation_id": HEX, "action_ids": [], "accept": True},
+        "action_ids must have 1 to 20 items (got 0).",
+    ),
+    ("ask_agent", {"conversation_id": HEX}, "question is required."),
     (
         "get_conversation_events",
         {"conversation_id": HEX, "kind": "Message"},

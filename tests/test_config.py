@@ -107,3 +107,11 @@ def test_cli_tools_lists_enabled_and_disabled_tools() -> None:
     lines = result.stdout.splitlines()
     assert any(line.startswith("list_conversations ") for line in lines)
     assert any(line.startswith("send_message ") and "read-only" in line for line in lines)
+
+
+def test_approvals_default_to_asking_the_person_and_take_model_or_off() -> None:
+    assert Settings.load([], env={}).approvals == "elicit"
+    assert Settings.load(["--approvals", "off"], env={"OH_MCP_APPROVALS": "model"}).approvals == "off"
+    assert Settings.load([], env={"OH_MCP_APPROVALS": "model"}).source_of("approvals") == "OH_MCP_APPROVALS"
+    with pytest.raises(ConfigError, match="OH_MCP_APPROVALS"):
+        Settings.load([], env={"OH_MCP_APPROVALS": "sometimes"})

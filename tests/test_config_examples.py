@@ -18,6 +18,7 @@ import yaml
 from mcp import Client, StdioServerParameters
 
 from oh_mcp.config import OPTIONS
+from tests.calls import ALL_TOOLS
 from tests.fake.state import FakeOpenHands
 from tests.test_http import Hosted, hosted
 
@@ -223,5 +224,5 @@ def test_the_claude_desktop_file_runs_under_the_inspectors_config_mode(fake: Fak
         timeout=120,
     )
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["result"]["tools"]) == 18
+    assert len(json.loads(listed.stdout)["result"]["tools"]) == ALL_TOOLS
     assert called.returncode == 0 and fake.specs[0]["id"] in called.stdout

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from tests.calls import ALL_TOOLS
 from tests.fake.state import FakeOpenHands
 
 
@@ -32,7 +33,7 @@ def test_a_healthy_setup_reports_version_specs_counts_and_tools(fake: FakeOpenHa
     assert fake.specs[0]["id"] in out
     assert "sandboxes by status:     PAUSED 1, RUNNING 1" in out
     assert "conversations by status: PAUSED 1, idle 1" in out
-    assert "tools enabled (18)" in out and out.rstrip().endswith("healthy")
+    assert f"tools enabled ({ALL_TOOLS})" in out and out.rstrip().endswith("healthy")
 
 
 def test_json_output_for_machines(fake: FakeOpenHands) -> None:

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from oh_mcp.http import Drain
-from tests.calls import eventually, ok
+from tests.calls import ALL_TOOLS, eventually, ok
 from tests.fake.server import free_port
 from tests.fake.state import FakeOpenHands
 
@@ -123,7 +123,7 @@ async def test_sse_serves_the_same_surface(fake: FakeOpenHands) -> None:
     fake.add_conversation(title="via sse")
     with hosted(fake, "--transport", "sse") as server:
         async with Client(sse_client(server.base + "/sse")) as client:
-            assert len((await client.list_tools()).tools) == 18
+            assert len((await client.list_tools()).tools) == ALL_TOOLS
             listed = await ok(client, "list_conversations", {})
             assert listed["items"][0]["title"] == "via sse"
             assert (await client.list_resource_templates()).resource_templates
@@ -145,7 +145,7 @@ async def test_a_request_without_a_valid_token_gets_401_and_the_metadata(fake: F
             assert health.status_code == 200 and health.json()["openhands"]["reachable"] is True
             assert TOKEN not in health.text
         async with connect(server.base + "/mcp", {"Authorization": f"Bearer {TOKEN}"}) as client:
-            assert len((await client.list_tools()).tools) == 18
+            assert len((await client.list_tools()).tools) == ALL_TOOLS
         assert TOKEN not in server.stderr()
 
 
@@ -347,7 +347,7 @@ def test_the_inspector_reaches_a_hosted_server_with_a_token(fake: FakeOpenHands)
             [*base, "--method", "tools/list"], capture_output=True, text=True, env=env, timeout=120, check=False
         )
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["result"]["tools"]) == 18
+    assert len(json.loads(listed.stdout)["result"]["tools"]) == ALL_TOOLS
     assert called.returncode == 0 and "inspected over http" in called.stdout
     assert denied.returncode != 0
 

@@ -57,7 +57,8 @@ def test_the_client_speaks_openhands_words_and_names_no_tool() -> None:
     names = [spec.name for ts in TOOLSETS for spec in ts.tools]
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
     for path in (PACKAGE / "openhands").glob("*.py"):
-        for text in _strings(path):
+        # A route path is OpenHands' own word, even where a tool is named after it (/ask_agent).
+        for text in (t for t in _strings(path) if not re.fullmatch(r"/[\w/{}.-]*", t)):
             found = pattern.search(text)
             assert found is None, f"{path.name} names the tool {found.group(0)} in {text[:80]!r}"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.calls import ALL_TOOLS
 from tests.stdio_raw import INITIALIZE, exchange
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ def test_the_wheel_ships_the_package_types_and_entry_point(dist: Path) -> None:
     wheel = next(dist.glob("oh_mcp-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "oh_mcp/py.typed" in names and "oh_mcp/openhands/client.py" in names
+    assert "oh_mcp/panel/panel.html" in names, "the built conversation panel must ship"
     assert not any(n.startswith("tests/") for n in names)
     meta = next(n for n in names if n.endswith("METADATA"))
     metadata = zipfile.ZipFile(wheel).read(meta).decode()
@@ -56,4 +58,4 @@ def test_the_wheel_installs_into_a_clean_venv_and_serves(dist: Path, tmp_path: P
     env = {"PATH": "/usr/bin:/bin", "OPENHANDS_URL": "http://127.0.0.1:9"}
     tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     answers = exchange([str(venv / "bin" / "python"), "-m", "oh_mcp"], [*INITIALIZE, tools_list], env)
-    assert len(answers[2]["result"]["tools"]) == 18
+    assert len(answers[2]["result"]["tools"]) == ALL_TOOLS

@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -19,6 +19,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from .errors import (
     AgentServerUnreachable,
+    Archived,
     AuthFailed,
     ConnectionFailed,
     NotFound,
@@ -26,6 +27,7 @@ from .errors import (
     RateLimited,
     SandboxNotRunning,
     ServerError,
+    SessionKeyRefused,
     StartFailed,
     Unavailable,
     WaitTimedOut,
@@ -34,13 +36,17 @@ from .errors import (
     scrub,
 )
 from .models import (
+    CONFIRMATION_POLICIES,
+    AgentAnswer,
     AppConversation,
     CommandResult,
+    ConfirmPolicy,
     Event,
     ExecutionStatus,
     GitChange,
     GitDiff,
     Page,
+    PendingAction,
     Sandbox,
     SandboxSpec,
     SandboxStatus,
@@ -50,6 +56,7 @@ from .models import (
     StartTaskStatus,
     conversation_id,
     message_content,
+    pending_actions,
     sandbox_id,
 )
 from .redaction import known
@@ -69,6 +76,8 @@ _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # POST /sandboxes (and a resume) answers only once the agent server is up: about 13 s, and OpenHands
 # gives up after 30 s. Those calls get this long, so a slow start is not cut at the usual timeout.
 SANDBOX_START_TIMEOUT = 45.0
+# The agent server filters events by their class's full name (a bare "ActionEvent" matches nothing).
+ACTION_EVENT_CLASS = "openhands.sdk.event.llm_convertible.action.ActionEvent"
 USER_AGENT = "oh-mcp"
 
 
@@ -375,15 +384,13 @@ class OpenHandsClient:
         )
         return base.rstrip("/") + parts.path.rstrip("/")
 
-    def _agent_base(self, conversation: AppConversation) -> str:
-        """The agent server's root, as oh-mcp reaches it: conversation_url without its
-        /api/conversations/{id} tail."""
+    def _agent_base(self, conversation: AppConversation, *, so: str = "its workspace cannot be read") -> str:
+        """The agent server's root, as oh-mcp reaches it: conversation_url without its /api/conversations/{id} tail."""
         url = conversation.conversation_url
         if not url or conversation.session_api_key is None:
             status = conversation.sandbox_status
             raise SandboxNotRunning(
-                f"Conversation {conversation.id}: its sandbox {conversation.sandbox_id} is {status}, so its "
-                "workspace cannot be read.",
+                f"Conversation {conversation.id}: its sandbox {conversation.sandbox_id} is {status}, so {so}.",
                 sandbox_status=str(status),
             )
         return self.agent_url(url).split("/api/conversations/")[0].rstrip("/")
@@ -402,10 +409,18 @@ class OpenHandsClient:
             )
         except AuthFailed as exc:
             message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
-            raise AuthFailed(f"{message} (HTTP {exc.status}).", hint=_AGENT_KEY_REFUSED, status=exc.status) from None
+            raise SessionKeyRefused(
+                f"{message} (HTTP {exc.status}).", hint=_AGENT_KEY_REFUSED, status=exc.status
+            ) from None
         except ConnectionFailed as exc:
-            if isinstance(exc, AgentServerUnreachable) or exc.reason is None:
+            if isinstance(exc, AgentServerUnreachable):
                 raise
+            if exc.reason is None:  # it was reached, then the connection broke: not an address problem
+                raise Unavailable(
+                    f"The connection to {what} at {url} broke before it answered.",
+                    hint="The sandbox's agent server is not answering; it may be restarting or stopped.",
+                    resource="agent server",
+                ) from None
             raise AgentServerUnreachable(what, url=url, reason=exc.reason) from None
 
     def _conversation_url(self, conversation: AppConversation) -> str:
@@ -451,6 +466,53 @@ class OpenHandsClient:
             conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
         )
         return _validate(CommandResult, data, "command result")
+
+    # ---- steering the agent (its agent server) ------------------------------------------------
+
+    async def _steer(self, conversation: AppConversation, method: str, tail: str, **kwargs: Any) -> Any:
+        """A call to the conversation's own routes on its agent server (conversation_url + tail). Every
+        steering call goes through here, so where the agent server is reached is decided once."""
+        if conversation.sandbox_status == SandboxStatus.MISSING:
+            raise Archived(f"Conversation {conversation.id} is archived: its sandbox no longer exists.")
+        self._agent_base(conversation, so="its agent cannot be reached")
+        assert conversation.conversation_url is not None
+        return await self._agent(conversation, method, self._conversation_url(conversation) + tail, **kwargs)
+
+    async def interrupt(self, conversation: AppConversation) -> None:
+        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`."""
+        await self._steer(conversation, "POST", "/interrupt")
+
+    async def set_confirmation_policy(self, conversation: AppConversation, policy: ConfirmPolicy) -> None:
+        """Which actions wait for the user's confirmation from now on."""
+        await self._steer(conversation, "POST", "/confirmation_policy", json={"policy": CONFIRMATION_POLICIES[policy]})
+
+    async def respond_to_confirmation(self, conversation: AppConversation, *, accept: bool, reason: str) -> None:
+        """Accept or reject every pending action at once (the route takes no ids)."""
+        await self._steer(
+            conversation, "POST", "/events/respond_to_confirmation", json={"accept": accept, "reason": reason}
+        )
+
+    async def ask_agent(self, conversation: AppConversation, question: str) -> str:
+        """The agent's answer to a side question; the conversation's history stays as it was."""
+        data = await self._steer(conversation, "POST", "/ask_agent", json={"question": question})
+        return _validate(AgentAnswer, data, "side-question answer").response
+
+    async def agent_events(self, conversation: AppConversation, *, limit: int = 100) -> list[Event]:
+        """The newest events, newest first, straight from the agent server (the app server's copy lags)."""
+        params = {"limit": limit, "sort_order": "TIMESTAMP_DESC"}
+        data = await self._steer(conversation, "GET", "/events/search", params=params)
+        return _validate(Page[Event], data, "agent event page").items
+
+    async def pending_actions(self, conversation: AppConversation) -> list[PendingAction]:
+        """The actions waiting for confirmation, read from the agent server; [] unless the agent waits."""
+        if conversation.execution_status != ExecutionStatus.WAITING_FOR_CONFIRMATION:
+            return []
+        return pending_actions(await self.agent_events(conversation))
+
+    async def count_actions(self, conversation: AppConversation) -> int:
+        """How many actions (steps) the agent has taken in this conversation."""
+        data = await self._steer(conversation, "GET", "/events/count", params={"kind": ACTION_EVENT_CLASS})
+        return _validate(int, data, "event count")
 
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used
@@ -502,11 +564,34 @@ class OpenHandsClient:
         self, conv_id: str, *, timeout: float, on_poll: OnChange[AppConversation] | None = None
     ) -> AppConversation:
         """Poll until the agent stops running. Calls `on_poll` on every poll, for heartbeats."""
-
-        def settled(c: AppConversation) -> bool:
-            return c.execution_status is not None and c.execution_status != ExecutionStatus.RUNNING
-
         return await self._poll(lambda: self.get_conversation(conv_id), settled, None, timeout, on_poll)
+
+    async def wait_for_agents(
+        self,
+        conv_ids: list[str],
+        *,
+        until: Literal["any", "all"],
+        timeout: float,
+        on_poll: OnChange[list[AppConversation]] | None = None,
+    ) -> list[AppConversation]:
+        """Poll several conversations with one batch read each time, until any or all of their agents
+        stop running. WaitTimedOut carries the last read list."""
+
+        async def fetch() -> list[AppConversation]:
+            found = await self.get_conversations(conv_ids)
+            missing = [conv_id for conv_id, c in zip(conv_ids, found, strict=True) if c is None]
+            if missing:
+                raise NotFound(
+                    f"Conversation {conversation_id(missing[0])} not found.",
+                    hint="Check the id.",
+                    resource="conversation",
+                )
+            return [c for c in found if c is not None]
+
+        def done(found: list[AppConversation]) -> bool:
+            return (any if until == "any" else all)(settled(c) for c in found)
+
+        return await self._poll(fetch, done, None, timeout, on_poll)
 
     async def _poll(
         self,
@@ -542,6 +627,12 @@ _AGENT_KEY_REFUSED = (
     "The agent server refused the session key OpenHands gave for this conversation. If "
     "OH_MCP_AGENT_SERVER_URL is set, check that it leads to each conversation's own agent server."
 )
+
+
+def settled(conversation: AppConversation) -> bool:
+    """Whether the agent has stopped running (finished, idle, paused, waiting, in error)."""
+    status = conversation.execution_status
+    return status is not None and status != ExecutionStatus.RUNNING
 
 
 def _params(**values: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ callers never read status codes or catch httpx exceptions themselves.
   x Archived                  410: the conversation's sandbox is MISSING (archived)
   x Unavailable               502/503/504: the agent server or sandbox cannot serve the call
   x AuthFailed                401/403: the API key is missing or wrong
+    x SessionKeyRefused       401/403 from an agent server: the sandbox's session key was refused
   x InvalidRequest            400/422: the server refused the input; carries the field messages
   x RateLimited               429: carries `retry_after` seconds when the server said
   x ServerError               any other 5xx, or a body we could not understand
@@ -87,6 +88,13 @@ class Unavailable(OpenHandsError):
 class AuthFailed(OpenHandsError):
     status = 401
     default_hint = "Check OPENHANDS_API_KEY: it must be a valid key for this OpenHands server."
+
+
+class SessionKeyRefused(AuthFailed):
+    default_hint = (
+        "A sandbox gets a new session key when it restarts; read the conversation again and retry. If it "
+        "persists, the sandbox is not the one OpenHands knows."
+    )
 
 
 class InvalidRequest(OpenHandsError):

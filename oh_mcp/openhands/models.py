@@ -241,6 +241,48 @@ class CommandResult(Model):
     stderr: str | None = None
 
 
+class AgentAnswer(Model):
+    response: str
+
+
+ConfirmPolicy = Literal["never", "risky", "always"]
+# The agent server's confirmation policies. ConfirmRisky asks for actions rated HIGH, and for those
+# whose risk is UNKNOWN (its confirm_unknown default).
+CONFIRMATION_POLICIES: dict[str, dict[str, str]] = {
+    "never": {"kind": "NeverConfirm"},
+    "risky": {"kind": "ConfirmRisky", "threshold": "HIGH"},
+    "always": {"kind": "AlwaysConfirm"},
+}
+
+
+class PendingAction(Model):
+    """An action the agent waits to have confirmed: an ActionEvent with no observation, rejection or error."""
+
+    id: str
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    action: dict[str, Any] = {}
+    security_risk: str | None = None
+    summary: str | None = None
+
+
+def pending_actions(newest_first: list[Event]) -> list[PendingAction]:
+    """The actions still waiting for an answer, oldest first, as the agent server itself finds them
+    (ConversationState.get_unmatched_actions): observations and rejections name their action_id,
+    errors only the tool_call_id. Any page of the newest events holds an action's answers too."""
+    answered: set[str] = set()
+    pending: list[PendingAction] = []
+    for event in newest_first:
+        if event.kind in ("ObservationEvent", "UserRejectObservation"):
+            answered.add(str(event.field("action_id")))
+        elif event.kind == "AgentErrorEvent":
+            answered.add(str(event.field("tool_call_id")))
+        elif event.kind == "ActionEvent" and event.field("action") is not None:
+            if event.id not in answered and event.field("tool_call_id") not in answered:
+                pending.insert(0, PendingAction.model_validate(event.model_dump()))
+    return pending
+
+
 class TextContent(Model):
     type: Literal["text"] = "text"
     text: str
@@ -254,7 +296,7 @@ class ImageContent(Model):
 class StartRequest(Model):
     """The fields of AppConversationStartRequest that oh-mcp sends."""
 
-    initial_text: str
+    initial_text: str | None = Field(default=None, description="None starts the agent idle, with no message.")
     image_urls: list[str] = []
     run: bool = True
     sandbox_id: str | None = None
@@ -265,13 +307,10 @@ class StartRequest(Model):
 
     def body(self) -> dict[str, Any]:
         # initial_message.run defaults to false upstream: without run=true the agent never starts.
-        body: dict[str, Any] = {
-            "initial_message": {
-                "role": "user",
-                "content": message_content(self.initial_text, self.image_urls),
-                "run": self.run,
-            }
-        }
+        body: dict[str, Any] = {}
+        if self.initial_text is not None:
+            content = message_content(self.initial_text, self.image_urls)
+            body["initial_message"] = {"role": "user", "content": content, "run": self.run}
         optional = self.model_dump(
             include={"sandbox_id", "selected_repository", "selected_branch", "git_provider", "llm_model"},
             exclude_none=True,

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from ..next_steps import for_model
 from ..openhands import (
     AppConversation,
-    AuthFailed,
-    ConnectionFailed,
-    ExecutionStatus,
+    ConfirmPolicy,
     OpenHandsClient,
+    OpenHandsError,
     SandboxNotRunning,
     SandboxStatus,
+    StartFailed,
     StartRequest,
     StartTask,
     StartTaskStatus,
-    Unavailable,
     WaitTimedOut,
     titles,
 )
+from ..openhands.client import OnChange
 from ..records import (
-    AgentState,
     ConversationDetail,
     ConversationList,
     Deleted,
@@ -38,7 +36,9 @@ from ..records import (
     secrets_of,
     summary,
 )
-from ..shaping import decode_cursor, encode_cursor, final_text, fits, redact, window
+from ..runtime import Runtime
+from ..shaping import decode_cursor, encode_cursor, fits
+from .confirmation import start_guarded
 from .params import (
     DEFAULT_WAIT,
     ConversationId,
@@ -65,10 +65,6 @@ conversations = Toolset(
     ),
 )
 
-logger = logging.getLogger(__name__)
-
-EVENT_LAG_PATIENCE = 10.0  # the app server's event webhook lags a few seconds behind the agent
-
 
 @conversations.tool(title="List conversations", read_only=True, destructive=False, idempotent=True)
 async def list_conversations(
@@ -78,8 +74,8 @@ async def list_conversations(
     title_contains: Annotated[str | None, Field(max_length=500, description="Only titles containing this.")] = None,
     sandbox_id: Annotated[str | None, Field(max_length=200, description="Only conversations in this sandbox.")] = None,
 ) -> ConversationList:
-    """List OpenHands conversations, newest first, with id, title and live status. Pass next_page_id as
-    page_id for more; get_conversation gives cost and details."""
+    """List conversations, newest first, with id, title and live status. Pass next_page_id as page_id for
+    more."""
     page = await runtime(ctx).client.search_conversations(
         limit=limit, page_id=page_id, title_contains=title_contains, sandbox_id=sandbox_id
     )
@@ -88,9 +84,11 @@ async def list_conversations(
 
 @conversations.tool(title="Get conversation", read_only=True, destructive=False, idempotent=True)
 async def get_conversation(ctx: Ctx, conversation_id: ConversationId) -> ConversationDetail:
-    """Get a conversation's status, repository, model, cost and tokens. wait_for_agent reads the agent's
-    answer."""
-    return detail(await runtime(ctx).client.get_conversation(conversation_id))
+    """Get a conversation's status, repository, model, cost, tokens and pending_actions. wait_for_agent
+    reads the agent's answer."""
+    client = runtime(ctx).client
+    conversation = await client.get_conversation(conversation_id)
+    return detail(conversation, await client.pending_actions(conversation))
 
 
 @conversations.tool(
@@ -107,10 +105,13 @@ async def start_conversation(
     title: Title | None = None,
     wait: Annotated[bool, Field(description="Wait until READY.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
+    confirm: Annotated[ConfirmPolicy, Field(description="Actions that wait for approval: none, risky or all.")] = (
+        "never"
+    ),
 ) -> StartResult:
-    """Delegate a task to a new OpenHands agent. Returns the conversation_id once READY (then call
+    """Delegate a task to a new OpenHands agent. Returns conversation_id once READY (then call
     wait_for_agent), or a task_id for get_start_task if starting takes longer."""
-    client = runtime(ctx).client
+    rt = runtime(ctx)
     request = StartRequest(
         initial_text=message,
         selected_repository=repository,
@@ -119,30 +120,66 @@ async def start_conversation(
         sandbox_id=sandbox_id,
         llm_model=llm_model,
     )
-    task = await client.start_conversation(request)
-    if not wait:
-        return _start_result(task, title_pending=title is not None)
     progress = Progress(ctx, timeout_seconds)
     try:
-        task = await client.wait_for_start_task(
-            task.id, timeout=timeout_seconds, on_change=lambda t: progress.report(f"start task {t.status}")
-        )
+        task = await _start(ctx, request, confirm, timeout_seconds if wait else None, progress)
     except WaitTimedOut as exc:
-        last = exc.last if isinstance(exc.last, StartTask) else task
-        return _start_result(last, title_pending=title is not None)
+        assert isinstance(exc.last, StartTask)
+        return _start_result(exc.last, title_pending=title is not None, guarded=confirm != "never")
     if title and task.app_conversation_id:
         # The start request's title is ignored upstream; a rename is the way to set it.
-        await titles.rename(client, task.app_conversation_id, title, spawn=runtime(ctx).spawn)
+        await titles.rename(rt.client, task.app_conversation_id, title, spawn=rt.spawn)
     return _start_result(task, title_pending=False)
 
 
-def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
+async def _start(
+    ctx: Ctx, request: StartRequest, confirm: ConfirmPolicy, wait: float | None, progress: Progress
+) -> StartTask:
+    """Start, and wait until READY unless `wait` is None; WaitTimedOut carries the task as it was last seen."""
+    rt = runtime(ctx)
+
+    async def report(task: StartTask) -> None:
+        await progress.report(f"starting: {task.status}")
+
+    if confirm != "never":
+        if rt.settings.approvals == "off":
+            raise ToolError(
+                "Approvals are off on this server (OH_MCP_APPROVALS=off), so confirm must be never. Start again "
+                "without confirm."
+            )
+        return await _start_guarded(rt, request, confirm, wait, report)
+    task = await rt.client.start_conversation(request)
+    if wait is None:
+        raise WaitTimedOut("Not waited for.", last=task)
+    try:
+        return await rt.client.wait_for_start_task(task.id, timeout=wait, on_change=report)
+    except WaitTimedOut as exc:
+        raise WaitTimedOut(exc.message, last=exc.last if isinstance(exc.last, StartTask) else task) from None
+
+
+async def _start_guarded(
+    rt: Runtime, request: StartRequest, confirm: ConfirmPolicy, wait: float | None, report: OnChange[StartTask]
+) -> StartTask:
+    try:
+        return await start_guarded(rt.client, request, confirm, wait=wait, on_change=report, spawn=rt.spawn)
+    except (WaitTimedOut, StartFailed):
+        raise
+    except OpenHandsError as exc:
+        raise ToolError(
+            "The conversation started, but its approval policy could not be set, so the task was not sent to "
+            f"the agent: {for_model(exc)} Delete it with delete_conversation and start again."
+        ) from None
+
+
+def _start_result(task: StartTask, *, title_pending: bool, guarded: bool = False) -> StartResult:
     if task.status == StartTaskStatus.READY:
         step = "The agent is working: call wait_for_agent with this conversation_id to get its answer."
     elif task.status == StartTaskStatus.ERROR:
         step = "The start failed; read detail, fix the cause and start again."
     else:
         step = "Still starting: call get_start_task with this task_id until it is READY."
+        if guarded:
+            step += " oh-mcp sends the message once it is READY and the approval policy is set."
         if title_pending:
             step += " Then set the title with update_conversation."
     return StartResult(
@@ -157,8 +194,8 @@ def _start_result(task: StartTask, *, title_pending: bool) -> StartResult:
 
 @conversations.tool(title="Get start task", read_only=True, destructive=False, idempotent=True)
 async def get_start_task(ctx: Ctx, task_id: TaskId) -> StartResult:
-    """Check a start that outlived start_conversation's wait: READY carries the conversation_id, ERROR the
-    reason in detail."""
+    """Check a start that outlived start_conversation's wait: READY gives conversation_id, ERROR the reason
+    in detail."""
     return _start_result(await runtime(ctx).client.get_start_task(task_id), title_pending=False)
 
 
@@ -172,8 +209,8 @@ async def send_message(
     auto_resume: Annotated[bool, Field(description="Resume a paused sandbox.")] = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> MessageSent:
-    """Send a follow-up message to a conversation's agent, at most once; a paused sandbox is resumed first
-    unless auto_resume is false. Then call wait_for_agent for the reply."""
+    """Send a follow-up message to the agent, at most once; resumes a paused sandbox unless auto_resume is
+    false. Then call wait_for_agent for the reply."""
     client = runtime(ctx).client
     conversation = await client.get_conversation(conversation_id)
     resumed = False
@@ -205,80 +242,6 @@ async def _resume(
     )
 
 
-@conversations.tool(title="Wait for agent", read_only=True, destructive=False, idempotent=True, wait="timeout_seconds")
-async def wait_for_agent(
-    ctx: Ctx,
-    conversation_id: ConversationId,
-    timeout_seconds: WaitSeconds = DEFAULT_WAIT,
-    response_offset: Annotated[int, Field(ge=0, description="next_response_offset, to read on.")] = 0,
-) -> AgentState:
-    """Wait until the agent stops running or the timeout passes; returns its status and final response. If
-    settled is false, call it again; get_conversation_events shows the steps."""
-    rt = runtime(ctx)
-    progress = Progress(ctx, timeout_seconds)
-    deadline = anyio.current_time() + timeout_seconds
-    try:
-        conversation = await rt.client.wait_for_agent(
-            conversation_id, timeout=timeout_seconds, on_poll=lambda c: progress.report(f"agent {c.execution_status}")
-        )
-        settled = True
-    except WaitTimedOut as exc:
-        if not isinstance(exc.last, AppConversation):
-            raise
-        conversation, settled = exc.last, False
-    response = await _final_response(rt.client, conversation, deadline) if settled else None
-    secrets = secrets_of(conversation)
-    chunk, next_offset = (
-        window(redact(response, secrets), response_offset, rt.settings.output_budget) if response else (None, None)
-    )
-    return AgentState(
-        conversation_id=conversation.id,
-        execution_status=None if conversation.execution_status is None else str(conversation.execution_status),
-        sandbox_status=str(conversation.sandbox_status),
-        settled=settled,
-        final_response=chunk,
-        next_response_offset=next_offset,
-        next_step=_agent_step(conversation, settled, next_offset),
-    )
-
-
-def _agent_step(conversation: AppConversation, settled: bool, next_offset: int | None) -> str:
-    if not settled:
-        return "The agent is still running: call wait_for_agent again, or get_conversation_events to watch it."
-    if next_offset is not None:
-        return f"The response is longer: call wait_for_agent with response_offset={next_offset} to read on."
-    if conversation.execution_status == ExecutionStatus.WAITING_FOR_CONFIRMATION:
-        return "The agent waits for confirmation of an action; read get_conversation_events, then send_message."
-    return "Reply with send_message, or read the steps with get_conversation_events."
-
-
-async def _final_response(client: OpenHandsClient, conversation: AppConversation, deadline: float) -> str | None:
-    """Ask the agent server; when the sandbox is not running, or its agent server is out of reach or
-    refuses its key, fall back to the stored events: the app server holds the answer too."""
-    if conversation.conversation_url:
-        try:
-            answer = await client.get_final_response(conversation)
-        except (Unavailable, ConnectionFailed, AuthFailed) as exc:
-            logger.warning("final response of %s read from stored events: %s", conversation.id, exc.message)
-            answer = None
-        if answer:
-            return answer
-    # The app server stores events by webhook, in batches: a finished agent's answer may land a moment
-    # after its status, so wait for it (within the call's wait) rather than report no answer.
-    finished = conversation.execution_status == ExecutionStatus.FINISHED
-    deadline = min(deadline, anyio.current_time() + EVENT_LAG_PATIENCE)
-    while (text := await _stored_final(client, conversation.id)) is None and finished:
-        if anyio.current_time() + client.poll_interval >= deadline:
-            break
-        await anyio.sleep(client.poll_interval)
-    return text
-
-
-async def _stored_final(client: OpenHandsClient, conv_id: str) -> str | None:
-    page = await client.search_events(conv_id, limit=50, newest_first=True)
-    return next((text for event in page.items if (text := final_text(event))), None)
-
-
 @conversations.tool(title="Get conversation events", read_only=True, destructive=False, idempotent=True)
 async def get_conversation_events(
     ctx: Ctx,
@@ -288,8 +251,8 @@ async def get_conversation_events(
     newest_first: bool = True,
     page_id: PageId = None,
 ) -> EventList:
-    """Read what happened: messages, the agent's actions and commands, output excerpts and errors, newest
-    first. Pass next_page_id as page_id for more."""
+    """What happened: messages, the agent's actions and commands, outputs and errors, newest first. Pass
+    next_page_id as page_id for more."""
     rt = runtime(ctx)
     try:
         upstream_page, skip = decode_cursor(page_id)

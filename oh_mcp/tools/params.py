@@ -10,15 +10,8 @@ HEX_ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 SANDBOX_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 # A git ref reaches git as an argument: one starting with '-' would be read as an option.
 GIT_REF_PATTERN = r"^[^-\s]\S*$"
-ConversationId = Annotated[
-    str,
-    Field(
-        min_length=32,
-        max_length=36,
-        pattern=HEX_ID_PATTERN,
-        description="From list_conversations or start_conversation.",
-    ),
-]
+# No description on the ids: their names say it, and every copy costs each session ~70 characters.
+ConversationId = Annotated[str, Field(min_length=32, max_length=36, pattern=HEX_ID_PATTERN)]
 TaskId = Annotated[
     str,
     Field(
@@ -28,28 +21,13 @@ TaskId = Annotated[
         description="From start_conversation.",
     ),
 ]
-SandboxId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=200,
-        pattern=SANDBOX_ID_PATTERN,
-        description="From list_sandboxes or get_conversation.",
-    ),
-]
+SandboxId = Annotated[str, Field(min_length=1, max_length=200, pattern=SANDBOX_ID_PATTERN)]
 Limit = Annotated[int, Field(ge=1, le=100)]
-PageId = Annotated[
-    str | None,
-    Field(max_length=2000, description="next_page_id of the previous page."),
-]
-WaitSeconds = Annotated[
-    float,
-    Field(
-        ge=0,
-        le=3600,
-        description="Stay under the client's timeout (often 60).",
-    ),
-]
+# No description: every paged tool says "pass next_page_id as page_id" once, in its own words.
+PageId = Annotated[str | None, Field(max_length=2000)]
+# No description: the server's instructions say it once (keep waits under the client's timeout)
+# instead of five tools repeating it in every session's tools/list.
+WaitSeconds = Annotated[float, Field(ge=0, le=3600)]
 DEFAULT_WAIT = 45.0  # seconds: returns before the common 60 s client timeout
 Message = Annotated[str, Field(min_length=1, max_length=100_000)]
 # OpenHands' ProviderType: anything else gets a 422 upstream, so it is refused here first.

@@ -1,11 +1,16 @@
-"""Progress notifications for waits: elapsed seconds against the wait's budget."""
+"""Progress notifications for waits: elapsed seconds against the wait's budget, and a line that
+says what the agent is doing now."""
 
 from __future__ import annotations
 
 import anyio
 
-from ..shaping import redact
+from ..openhands import AppConversation, OpenHandsClient, OpenHandsError
+from ..shaping import activity_line, redact
 from .toolset import Ctx
+
+# The newest events hold the last action; a finished run ends with several state updates after it.
+ACTIVITY_EVENTS = 25
 
 
 class Progress:
@@ -20,3 +25,18 @@ class Progress:
         elapsed = round(anyio.current_time() - self._start, 1)
         # Notifications bypass the result scrubbing (outbound.py), so they are redacted here.
         await self._ctx.report_progress(elapsed, self._total, redact(message, ()))
+
+
+async def activity(client: OpenHandsClient, conversation: AppConversation) -> str:
+    """The agent's last action, step count and cost; only its status when its agent server cannot
+    tell (a sandbox that is not running, or one too busy to answer a heartbeat's read)."""
+    status = None if conversation.execution_status is None else str(conversation.execution_status)
+    cost = conversation.metrics.accumulated_cost if conversation.metrics else None
+    if conversation.conversation_url is None:
+        return activity_line(f"sandbox {conversation.sandbox_status}", [], None, cost)
+    try:
+        events = await client.agent_events(conversation, limit=ACTIVITY_EVENTS)
+        steps = await client.count_actions(conversation)
+    except OpenHandsError:
+        return activity_line(status, [], None, cost)
+    return activity_line(status, events, steps, cost)

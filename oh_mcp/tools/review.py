@@ -48,12 +48,12 @@ async def get_changes(
     path: Annotated[str | None, Field(max_length=4096, description="One changed file, shown in full.")] = None,
     repository_path: Annotated[str | None, Field(max_length=4096, description="Only this repository.")] = None,
     ref: GitRef | None = None,
-    diff: Annotated[bool, Field(description="Include unified diffs.")] = True,
+    diff: bool = True,
     page_id: PageId = None,
     auto_resume: AutoResume = False,
 ) -> Annotated[CallToolResult, Changes]:
-    """The agent's changes in the workspace's git repositories: each file's status, lines added and removed,
-    and diff (none for lockfiles, generated, binary or huge files). Pass path for one file in full."""
+    """The files the agent changed in the workspace's git repositories: status, lines added and removed,
+    unified diff (none for lockfiles, generated, binary or huge files)."""
     rt = runtime(ctx)
     try:
         _, start = decode_cursor(page_id)

@@ -42,7 +42,7 @@ async def start_sandbox(
         str | None,
         Field(max_length=300, description="From list_sandbox_specs; default if omitted."),
     ] = None,
-    wait: Annotated[bool, Field(description="Wait until RUNNING.")] = True,
+    wait: bool = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> SandboxState:
     """Start a sandbox from a spec, waiting until RUNNING. Pass its id to start_conversation as sandbox_id."""
@@ -53,7 +53,7 @@ async def start_sandbox(
 
 @sandboxes.tool(title="Pause sandbox", read_only=False, destructive=False, idempotent=True)
 async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
-    """Pause a sandbox to free resources; files are kept. resume_sandbox or send_message bring it back."""
+    """Pause a sandbox to free resources; files are kept. resume_sandbox brings it back."""
     client = runtime(ctx).client
     await client.pause_sandbox(sandbox_id)
     sandbox = await client.get_sandbox(sandbox_id)
@@ -69,7 +69,7 @@ async def pause_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> SandboxState:
 async def resume_sandbox(
     ctx: Ctx,
     sandbox_id: SandboxId,
-    wait: Annotated[bool, Field(description="Wait until RUNNING.")] = True,
+    wait: bool = True,
     timeout_seconds: WaitSeconds = DEFAULT_WAIT,
 ) -> SandboxState:
     """Resume a paused sandbox, waiting until RUNNING."""
@@ -98,7 +98,6 @@ async def _settle(ctx: Ctx, client: OpenHandsClient, sandbox_id: str, wait: bool
 
 @sandboxes.tool(title="Delete sandbox", read_only=False, destructive=True, idempotent=True)
 async def delete_sandbox(ctx: Ctx, sandbox_id: SandboxId) -> Deleted:
-    """Delete a sandbox and its files for good; its conversations become archived. pause_sandbox only frees
-    resources."""
+    """Delete a sandbox and its files for good; its conversations become archived."""
     await runtime(ctx).client.delete_sandbox(sandbox_id)
     return Deleted(deleted=True, id=sandbox_id)

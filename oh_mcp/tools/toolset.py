@@ -51,6 +51,7 @@ class ToolSpec:
     toolset: str
     read_only: bool
     annotations: ToolAnnotations
+    meta: dict[str, Any] | None = None
 
     @property
     def description(self) -> str:
@@ -78,9 +79,11 @@ class Toolset:
         idempotent: bool,
         open_world: bool = True,
         wait: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Callable[[Callable[P, Awaitable[M]]], Callable[P, Awaitable[M]]]:
         """Record a tool with every annotation stated explicitly. `wait` names the argument that
-        holds the call's own wait in seconds, which its time limit then allows for."""
+        holds the call's own wait in seconds, which its time limit then allows for; `meta` goes to
+        the tool's `_meta` in tools/list."""
 
         def decorator(fn: Callable[P, Awaitable[M]]) -> Callable[P, Awaitable[M]]:
             params = inspect.signature(fn).parameters
@@ -94,7 +97,7 @@ class Toolset:
                 open_world_hint=open_world,
             )
             served = _served(fn, wait, params[wait].default if wait else None)
-            self.tools.append(ToolSpec(fn.__name__, title, served, self.name, read_only, annotations))
+            self.tools.append(ToolSpec(fn.__name__, title, served, self.name, read_only, annotations, meta))
             return fn
 
         return decorator

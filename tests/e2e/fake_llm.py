@@ -212,7 +212,9 @@ class Handler(BaseHTTPRequestHandler):
             # 400 is not retried by LiteLLM, so the agent stops at once with an error.
             self._json(400, {"error": {"message": "fake LLM call cap reached", "type": "invalid_request_error"}})
             return
-        offers_finish = "finish" in [tool_name(t) for t in body.get("tools") or []]
+        # OpenHands' ask_agent offers the agent's tools too, but wants plain text: answer it like the title.
+        side_question = last_user_text(body).startswith("<QUESTION>")
+        offers_finish = "finish" in [tool_name(t) for t in body.get("tools") or []] and not side_question
         step = next_step(body) if offers_finish else None
         time.sleep(llm.latency + (step.delay if step else 0.0))
         model = str(body.get("model") or "fake-model")

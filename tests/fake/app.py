@@ -206,7 +206,8 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
     if order not in ("TIMESTAMP", "TIMESTAMP_DESC"):
         raise Invalid(["query", "sort_order"], "Input should be 'TIMESTAMP' or 'TIMESTAMP_DESC'", "enum", order)
     rec = fake.conversation(request.path_params["cid"])
-    events = fake.stored_events(rec) if rec else []
+    # Like 1.11.0's webhook batches: the action an agent waits on reaches the app server's store later.
+    events = [e for e in fake.stored_events(rec) if rec.waiting is None or e["id"] != rec.waiting["id"]] if rec else []
     if kind:
         events = [e for e in events if e["kind"] == kind]
     if order == "TIMESTAMP_DESC":
@@ -324,6 +325,82 @@ async def agent_update_conversation(fake: FakeOpenHands, request: Request) -> Re
     if title is not None:
         rec.agent_title = title.strip()
     return success()
+
+
+# ---- agent server: steering ---------------------------------------------------------------------------
+
+POLICY_KINDS = ("NeverConfirm", "AlwaysConfirm", "ConfirmRisky")
+
+
+async def agent_interrupt(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    fake.interrupt(rec)
+    return success()
+
+
+async def agent_confirmation_policy(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    policy = (await json_body(request)).get("policy")
+    kind = policy.get("kind") if isinstance(policy, dict) else None
+    if kind not in POLICY_KINDS:
+        raise Invalid(
+            ["body", "policy"], "Unable to extract tag using discriminator 'kind'", "union_tag_invalid", policy
+        )
+    rec.policy = kind
+    return success()
+
+
+async def agent_respond(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    body = await json_body(request)
+    if not isinstance(body.get("accept"), bool):
+        raise Invalid(["body", "accept"], "Field required", "missing")
+    fake.respond(rec, body["accept"], str(body.get("reason", "User rejected the action.")))
+    return success()
+
+
+async def agent_ask(fake: FakeOpenHands, request: Request) -> Response:
+    """Answers at once, or, during a running step, once the step ends (the run holds the conversation's lock)."""
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    question = (await json_body(request)).get("question")
+    if not isinstance(question, str):
+        raise Invalid(["body", "question"], "Field required", "missing")
+    # The fake computes a step's end from timestamps when read, so no event fires: poll.
+    while fake.conversation(rec.id) is not None and rec.execution_status == "running":  # noqa: ASYNC110
+        await anyio.sleep(0.02)
+    fake.questions.append(question)
+    return JSONResponse({"response": f"Fake agent: about {question!r}, all is well."})
+
+
+def _agent_events(fake: FakeOpenHands, request: Request) -> tuple[list[dict[str, Any]], Response | None]:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return [], error
+    # The agent server matches an event's full class name, e.g. openhands.sdk.event.….ActionEvent.
+    kind = request.query_params.get("kind")
+    return [e for e in rec.events if kind is None or ("." in kind and kind.rsplit(".", 1)[1] == e["kind"])], None
+
+
+async def agent_search_events(fake: FakeOpenHands, request: Request) -> Response:
+    events, error = _agent_events(fake, request)
+    if error:
+        return error
+    if request.query_params.get("sort_order", "TIMESTAMP") == "TIMESTAMP_DESC":
+        events.reverse()
+    return JSONResponse(paginate(request, events))
+
+
+async def agent_count_events(fake: FakeOpenHands, request: Request) -> Response:
+    events, error = _agent_events(fake, request)
+    return error or JSONResponse(len(events))
 
 
 # ---- workspace: git, files and commands -------------------------------------------------------------
@@ -446,6 +523,12 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
     ("GET", "/agent/{sid}/api/file/download", agent_download),
     ("POST", "/agent/{sid}/api/bash/execute_bash_command", agent_execute),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/interrupt", agent_interrupt),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/confirmation_policy", agent_confirmation_policy),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/events/respond_to_confirmation", agent_respond),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/ask_agent", agent_ask),
+    ("GET", "/agent/{sid}/api/conversations/{cid}/events/search", agent_search_events),
+    ("GET", "/agent/{sid}/api/conversations/{cid}/events/count", agent_count_events),
 ]
 
 

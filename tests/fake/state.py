@@ -89,6 +89,11 @@ class ConversationRec:
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
     title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
+    # Confirmation mode, as the agent server keeps it: the policy's kind, the action waiting for an
+    # answer (an ActionEvent with no observation yet), and whether the current turn's action was accepted.
+    policy: str = "NeverConfirm"
+    waiting: dict[str, Any] | None = None
+    accepted: bool = False
 
 
 @dataclass
@@ -157,6 +162,7 @@ class FakeOpenHands:
         self.contract_violations: list[str] = []
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.commands: list[str] = []  # every shell command run through the agent servers
+        self.questions: list[str] = []  # every side question asked through ask_agent
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
         self._injections: list[Injection] = []
@@ -425,11 +431,16 @@ class FakeOpenHands:
             return
         if self.sandbox_status(rec.sandbox_id) != "RUNNING":
             return
+        if not rec.accepted and _needs_confirmation(rec.policy, rec.pending or ""):
+            self._hold_for_confirmation(rec)
+            return
         text = rec.pending or ""
         rec.final = f"Echo: {text}"
         # An agent that prints its environment shows the sandbox key, as a real one would.
         output = f"SESSION_API_KEY={self.sandboxes[rec.sandbox_id].key}\nHOME=/root" if "print env" in text else None
-        self.add_events(rec, *_agent_turn(text, rec.final, output))
+        turn = _agent_turn(text, rec.final, output)
+        self.add_events(rec, *(turn[2:] if rec.accepted else turn))  # an accepted action has run already
+        rec.accepted = False
         rec.execution_status = "finished"
         rec.running_until = None
         rec.pending = None
@@ -437,6 +448,65 @@ class FakeOpenHands:
         rec.prompt_tokens += 100 + len(text) // 4
         rec.completion_tokens += 20
         rec.updated_at = now_iso()
+
+    # ---- steering: interrupt, confirmation, side questions -------------------------------------
+
+    def _hold_for_confirmation(self, rec: ConversationRec) -> None:
+        """The agent chose its action and waits for the user's answer before running it."""
+        text = rec.pending or ""
+        action = _action_event("terminal", {"kind": "TerminalAction", "command": _script_command(text)}, "Act.")
+        action |= {"security_risk": _script_risk(text), "summary": "run the scripted command"}
+        rec.events.append(action)
+        rec.events.append(_state_event("waiting_for_confirmation"))
+        rec.waiting, rec.running_until, rec.execution_status = action, None, "waiting_for_confirmation"
+
+    def respond(self, rec: ConversationRec, accept: bool, reason: str) -> None:
+        """Answer every pending action at once, as the agent server's route does."""
+        action = rec.waiting
+        if action is None:
+            return
+        rec.waiting = None
+        if not accept:
+            rec.events.append(
+                _event(
+                    "UserRejectObservation",
+                    "user",
+                    action_id=action["id"],
+                    tool_call_id=action["tool_call_id"],
+                    tool_name="terminal",
+                    rejection_reason=reason,
+                )
+            )
+            rec.execution_status, rec.pending = "idle", None
+            rec.events.append(_state_event("idle"))
+            return
+        rec.events.append(_observation(action, f"ran {action['action']['command']}"))
+        rec.accepted, rec.execution_status = True, "running"
+        rec.running_until = time.monotonic() + self.agent_run_seconds
+
+    def replace_waiting_action(self, conversation_id: str, command: str) -> str:
+        """The pending action changes under the user's eyes: the old one ends in an error, a new one waits."""
+        rec = self.conversations[uuid.UUID(conversation_id).hex]
+        old = rec.waiting
+        assert old is not None, "no action is waiting"
+        rec.events.append(
+            _event(
+                "AgentErrorEvent", "agent", tool_call_id=old["tool_call_id"], tool_name="terminal", error="superseded"
+            )
+        )
+        new = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Act differently.")
+        new["security_risk"] = "HIGH"
+        rec.events.append(new)
+        rec.waiting = new
+        return str(new["id"])
+
+    def interrupt(self, rec: ConversationRec) -> None:
+        """Cancel the model call in flight: the agent pauses; an idle or finished one is left as it is."""
+        if rec.execution_status != "running":
+            return
+        rec.running_until, rec.execution_status = None, "paused"
+        rec.events.append(_event("InterruptEvent", "environment"))
+        rec.events.append(_state_event("paused"))
 
     # ---- start tasks -------------------------------------------------------------------------
 
@@ -535,23 +605,49 @@ def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, 
 FAILING = "frobnicate"  # a message that mentions it makes the agent run a command that fails
 
 
-def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[str, Any]]:
-    command = FAILING if FAILING in text else "env" if output else "ls -la"
-    action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
+_RISKY = {"AlwaysConfirm": {"LOW", "MEDIUM", "HIGH", "UNKNOWN"}, "ConfirmRisky": {"HIGH", "UNKNOWN"}}
+
+
+def _script_command(text: str) -> str:
+    """The command a message asks for with `RUN: <command>` (the e2e fake LLM's script), else `ls -la`."""
+    found = re.search(r"^\s*RUN:\s*(.+)$", text, re.MULTILINE)
+    return found.group(1).strip() if found else "ls -la"
+
+
+def _script_risk(text: str) -> str:
+    found = re.search(r"^\s*RISK:\s*(\w+)", text, re.MULTILINE)
+    return found.group(1).upper() if found else "LOW"
+
+
+def _needs_confirmation(policy: str, text: str) -> bool:
+    return _script_risk(text) in _RISKY.get(policy, set())
+
+
+def _observation(action: dict[str, Any], output: str) -> dict[str, Any]:
+    command = action["action"].get("command", "")
     failed = command == FAILING
-    observation = _event(
+    return _event(
         "ObservationEvent",
         "environment",
         tool_name="terminal",
         tool_call_id=action["tool_call_id"],
         observation={
             "kind": "TerminalObservation",
-            "content": _text(f"bash: {FAILING}: command not found" if failed else output or "total 0\nREADME.md"),
+            "content": _text(output),
             "command": command,
             "exit_code": 127 if failed else 0,
             "is_error": failed,
         },
         action_id=action["id"],
+    )
+
+
+def _agent_turn(text: str, final: str, output: str | None = None) -> list[dict[str, Any]]:
+    command = FAILING if FAILING in text else "env" if output else "ls -la"
+    action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Look around first.")
+    failed = command == FAILING
+    observation = _observation(
+        action, f"bash: {FAILING}: command not found" if failed else output or "total 0\nREADME.md"
     )
     finish = _action_event("finish", {"kind": "FinishAction", "message": final}, "Done.")
     errors = _error_events(action) if failed else []

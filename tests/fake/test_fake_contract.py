@@ -194,3 +194,18 @@ async def test_the_workspace_routes_answer_within_the_contract(fake: FakeOpenHan
     fake.pause(conv["sandbox_id"])
     paused = await http.get(f"/api/v1/app-conversations/{cid}/git/diff", params={"path": root + "/notes.txt"})
     assert paused.status_code == 409
+
+
+def test_the_agent_server_fragment_knows_the_steering_routes_and_their_bodies(openapi: OpenAPIContract) -> None:
+    agent = openapi
+    base = "/api/conversations/0123456789abcdef0123456789abcdef"
+    for kind in ("NeverConfirm", "AlwaysConfirm", "ConfirmRisky"):
+        agent.validate_request("POST", base + "/confirmation_policy", {}, {"policy": {"kind": kind}})
+    agent.validate_request("POST", base + "/events/respond_to_confirmation", {}, {"accept": False, "reason": "no"})
+    agent.validate_request("POST", base + "/ask_agent", {}, {"question": "how far?"})
+    agent.validate_request("GET", base + "/events/search", {"limit": ["5"], "sort_order": ["TIMESTAMP_DESC"]}, None)
+    agent.validate_response("POST", base + "/interrupt", 200, {"success": True})
+    with pytest.raises(ContractViolation):
+        agent.validate_request("POST", base + "/confirmation_policy", {}, {"policy": {"kind": "Sometimes"}})
+    with pytest.raises(ContractViolation):
+        agent.validate_request("POST", base + "/events/respond_to_confirmation", {}, {"reason": "no accept"})

@@ -8,21 +8,13 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.calls import eventually
+from tests.calls import error_text, eventually
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
 
 MISSING_ID = "0123456789abcdef0123456789abcdef"
-
-
-async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error, result.structured_content
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert "Traceback" not in text
-    return text
 
 
 async def test_list_conversations_pages_newest_first(fake: FakeOpenHands, mcp_client: Client) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
+from tests.calls import error_text
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
-from tests.tools.test_conversations import error_text
 
 pytestmark = pytest.mark.anyio
 

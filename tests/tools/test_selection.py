@@ -7,6 +7,7 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.config import ConfigError
+from tests.calls import ALL_TOOLS
 from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio
@@ -16,6 +17,8 @@ WRITE_TOOLS = {
     "send_message",
     "update_conversation",
     "delete_conversation",
+    "interrupt_agent",
+    "respond_to_action",
     "start_sandbox",
     "pause_sandbox",
     "resume_sandbox",
@@ -30,7 +33,7 @@ async def names(settings: Settings) -> set[str]:
 
 async def test_every_tool_has_a_title_and_all_four_annotations(mcp_client: Client) -> None:
     tools = (await mcp_client.list_tools()).tools
-    assert len(tools) == 18
+    assert len(tools) == ALL_TOOLS
     for tool in tools:
         a = tool.annotations
         assert tool.title and a is not None, tool.name
