@@ -69,8 +69,12 @@ def main() -> None:
     parser.add_argument("--session-api-key")
     parser.add_argument("--seed", type=int, default=0, help="conversations to create, each with one agent turn")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /api/v1 answer")
+    parser.add_argument(
+        "--no-contract-check", action="store_true", help="skip checking each exchange against the OpenAPI documents"
+    )
     args = parser.parse_args()
     fake = FakeOpenHands()
+    fake.check_contract = not args.no_contract_check
     fake.session_api_key = args.session_api_key
     seed(fake, args.seed)
     if args.latency > 0:
