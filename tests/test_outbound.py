@@ -43,3 +43,16 @@ async def test_a_key_quoted_in_a_start_error_is_masked_in_the_error_and_the_task
 def test_scrub_tree_masks_every_string_and_keeps_the_shape() -> None:
     tree = {"a": [f"x {FAKE_KEY}", 1, None, {"b": "known-value-123"}], "n": 2.5, "ok": True}
     assert scrub_tree(tree, ("known-value-123",)) == {"a": ["x ***", 1, None, {"b": "***"}], "n": 2.5, "ok": True}
+
+
+def test_of_a_thousand_known_keys_only_those_present_are_masked_and_a_clean_tree_is_untouched() -> None:
+    keys = tuple(f"sess-{i:04d}-Zq9" for i in range(1000))
+    clean = {"items": [{"title": "token bucket", "repo": "acme/app?x=1&y=2"}] * 50}
+    assert scrub_tree(clean, keys) is clean
+    dirty = {"items": [{"title": "ok"}, {"title": f"key {keys[737]} and {keys[3]}"}], "note": "a\0b"}
+    assert scrub_tree(dirty, keys) == {"items": [{"title": "ok"}, {"title": "key *** and ***"}], "note": "a\0b"}
+
+
+def test_a_credential_shape_inside_one_string_of_many_is_masked() -> None:
+    tree = {"a": ["plain", "sk-learn", {"b": f"see {FAKE_KEY}"}]}
+    assert scrub_tree(tree, ()) == {"a": ["plain", "sk-learn", {"b": "see ***"}]}
