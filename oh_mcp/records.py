@@ -165,7 +165,7 @@ def detail(c: AppConversation, pending: list[PendingAction] | None = None) -> Co
         pr_numbers=c.pr_number or None,
         parent_conversation_id=c.parent_conversation_id,
         created_at=stamp(c.created_at),
-        pending_actions=[pending_record(a, secrets_of(c)) for a in pending] if pending else None,
+        pending_actions=[pending_record(a, c.secret_values) for a in pending] if pending else None,
     )
 
 
@@ -184,14 +184,8 @@ def run_state(c: AppConversation, pending: list[PendingAction] | None) -> RunSta
         execution_status=None if c.execution_status is None else str(c.execution_status),
         sandbox_status=str(c.sandbox_status),
         settled=settled(c),
-        pending_actions=[pending_record(a, secrets_of(c)) for a in pending] if pending else None,
+        pending_actions=[pending_record(a, c.secret_values) for a in pending] if pending else None,
     )
-
-
-def secrets_of(conversation: AppConversation) -> tuple[str, ...]:
-    """The values to redact from anything read for this conversation."""
-    key = conversation.session_api_key
-    return (key.get_secret_value(),) if key else ()
 
 
 # ---- events -------------------------------------------------------------------------------------

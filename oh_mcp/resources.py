@@ -12,7 +12,7 @@ from mcp.types import Completion, CompletionArgument, CompletionContext, PromptR
 from .changes import Review, build_page, list_changes, read_text
 from .next_steps import for_model
 from .openhands import InvalidRequest, NotFound, OpenHandsError
-from .records import detail, event_record, sandbox_summary, secrets_of, spec_summary, summary
+from .records import detail, event_record, sandbox_summary, spec_summary, summary
 from .review import ChangeStatus
 from .runtime import Runtime
 
@@ -85,7 +85,7 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         with _Guard(f"openhands://conversations/{conversation_id}/events"):
             found = await rt.client.get_conversation(conversation_id)
             page = await rt.client.search_events(found.id, limit=50, newest_first=True)
-        secrets = secrets_of(found)
+        secrets = rt.client.secrets_for(found)
         return _json([event_record(e, secrets).model_dump(exclude_none=True) for e in page.items])
 
     register_review_resources(server, rt)

@@ -146,8 +146,7 @@ class OpenHandsClient:
 
     def secrets_for(self, conversation: AppConversation) -> tuple[str, ...]:
         """The keys to redact from anything read for `conversation`: the user's and its sandbox's."""
-        key = conversation.session_api_key
-        return self._secrets(key.get_secret_value() if key else None)
+        return self._secrets(*conversation.secret_values)
 
     def _secrets(self, *extra: str | None) -> tuple[str, ...]:
         return tuple(s for s in (self._key(), *extra) if s)

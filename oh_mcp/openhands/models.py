@@ -156,6 +156,11 @@ class AppConversation(Model):
 
     _normalise_id = field_validator("id", "parent_conversation_id", mode="before")(_hex_id)
 
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Its sandbox's session key, the value to redact from anything read for it."""
+        return (self.session_api_key.get_secret_value(),) if self.session_api_key else ()
+
 
 class StartTask(Model):
     id: str

@@ -14,7 +14,7 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from ..openhands import AppConversation, OpenHandsClient, PendingAction
-from ..records import pending_record, secrets_of
+from ..records import pending_record
 from .toolset import Ctx, runtime
 
 REJECTED_STEP = (
@@ -39,7 +39,7 @@ class Answer:
 
 
 def listing(pending: list[PendingAction], conversation: AppConversation) -> str:
-    records = [pending_record(a, secrets_of(conversation)) for a in pending]
+    records = [pending_record(a, conversation.secret_values) for a in pending]
     return "; ".join(f"{r.id}: {r.does} (risk {r.risk or 'UNKNOWN'})" for r in records) or "none"
 
 

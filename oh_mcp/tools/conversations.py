@@ -33,7 +33,6 @@ from ..records import (
     StartResult,
     detail,
     event_record,
-    secrets_of,
     summary,
 )
 from ..runtime import Runtime
@@ -262,7 +261,7 @@ async def get_conversation_events(
     page = await rt.client.search_events(
         conversation.id, limit=limit, kind=kind, newest_first=newest_first, page_id=upstream_page
     )
-    records = [event_record(event, secrets_of(conversation)) for event in page.items[skip:]]
+    records = [event_record(event, rt.client.secrets_for(conversation)) for event in page.items[skip:]]
     taken = fits(records, lambda r: len(r.text), rt.settings.output_budget)
     if taken < len(records):
         cursor = encode_cursor(upstream_page, skip + taken)

@@ -12,7 +12,7 @@ import anyio
 from pydantic import Field
 
 from ..openhands import ExecutionStatus, InvalidRequest, SandboxStatus
-from ..records import ActionsAnswered, AgentReply, Interrupted, secrets_of
+from ..records import ActionsAnswered, AgentReply, Interrupted
 from ..shaping import redact
 from .approvals import ACCEPTED_STEP, REJECTED_STEP, Answer, answer_pending
 from .conversations import conversations
@@ -96,6 +96,6 @@ async def ask_agent(
         return AgentReply(conversation_id=conversation.id, next_step=step)
     return AgentReply(
         conversation_id=conversation.id,
-        answer=redact(answer, secrets_of(conversation)),
+        answer=redact(answer, client.secrets_for(conversation)),
         next_step="Its history is unchanged; send_message gives it new instructions.",
     )

@@ -19,7 +19,7 @@ from ..openhands import (
     Unavailable,
     WaitTimedOut,
 )
-from ..records import AgentState, run_state, secrets_of
+from ..records import AgentState, run_state
 from ..shaping import final_text, redact, window
 from .approvals import REJECTED_STEP, answer_pending, ask_person, can_ask
 from .conversations import conversations
@@ -136,7 +136,7 @@ async def _state(
         await _final_response(rt.client, conversation, deadline) if mine.settled and not mine.pending_actions else None
     )
     chunk, next_offset = (
-        window(redact(response, secrets_of(conversation)), offset, rt.settings.output_budget)
+        window(redact(response, rt.client.secrets_for(conversation)), offset, rt.settings.output_budget)
         if response
         else (None, None)
     )
