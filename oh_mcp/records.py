@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from .openhands import AppConversation, Event, PendingAction, Sandbox, SandboxSpec
-from .openhands.client import settled
+from .openhands.waits import settled
 from .shaping import EVENT_TEXT_LIMIT, clip, describe_action, event_text, redact, stamp
 
 NextPageId = Annotated[str | None, Field(description="Pass as page_id for the next page; absent at the end.")]

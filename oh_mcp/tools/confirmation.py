@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from ..openhands import ConfirmPolicy, OpenHandsClient, OpenHandsError, StartRequest, StartTask, WaitTimedOut
-from ..openhands.client import OnChange
 from ..openhands.titles import Spawn
+from ..openhands.waits import OnChange
 
 logger = logging.getLogger(__name__)
 

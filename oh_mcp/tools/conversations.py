@@ -22,7 +22,7 @@ from ..openhands import (
     WaitTimedOut,
     titles,
 )
-from ..openhands.client import OnChange
+from ..openhands.waits import OnChange
 from ..records import (
     ConversationDetail,
     ConversationList,

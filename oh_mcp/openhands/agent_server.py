@@ -1,0 +1,190 @@
+"""The agent servers' routes: each conversation's own agent server (reached at its
+conversation_url with the sandbox's session key, never the user's) for files, commands, the
+final response, and steering the agent (interrupt, confirmation, side questions, events)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import (
+    AgentServerUnreachable,
+    Archived,
+    AuthFailed,
+    ConnectionFailed,
+    SandboxNotRunning,
+    SessionKeyRefused,
+    Unavailable,
+)
+from .models import (
+    CONFIRMATION_POLICIES,
+    AgentAnswer,
+    AppConversation,
+    CommandResult,
+    ConfirmPolicy,
+    Event,
+    ExecutionStatus,
+    Page,
+    PendingAction,
+    SandboxStatus,
+    pending_actions,
+)
+from .transport import Transport, validate
+
+# The agent server filters events by their class's full name (a bare "ActionEvent" matches nothing).
+ACTION_EVENT_CLASS = "openhands.sdk.event.llm_convertible.action.ActionEvent"
+
+
+class AgentServerRoutes(Transport):
+    """One method per agent-server call, returning models."""
+
+    def agent_url(self, conversation_url: str) -> str:
+        """Where to reach an agent server OpenHands reports at `conversation_url`.
+
+        OpenHands reports the address as it sees it (often http://localhost:<port>); with an
+        agent_server_url template its scheme, host and port are replaced, keeping the path.
+        """
+        if not self.agent_server_url:
+            return conversation_url.rstrip("/")
+        parts = urlsplit(conversation_url)
+        base = self.agent_server_url.format(
+            scheme=parts.scheme, host=parts.hostname or "", port=parts.port or _DEFAULT_PORTS.get(parts.scheme, "")
+        )
+        return base.rstrip("/") + parts.path.rstrip("/")
+
+    def _agent_base(self, conversation: AppConversation, *, so: str = "its workspace cannot be read") -> str:
+        """The agent server's root, as oh-mcp reaches it: conversation_url without its /api/conversations/{id} tail."""
+        url = conversation.conversation_url
+        if not url or conversation.session_api_key is None:
+            status = conversation.sandbox_status
+            raise SandboxNotRunning(
+                f"Conversation {conversation.id}: its sandbox {conversation.sandbox_id} is {status}, so {so}.",
+                sandbox_status=str(status),
+            )
+        return self.agent_url(url).split("/api/conversations/")[0].rstrip("/")
+
+    async def _agent(
+        self, conversation: AppConversation, method: str, url: str, *, what: str | None = None, **kwargs: Any
+    ) -> Any:
+        """One call to the conversation's agent server at `url`, with the sandbox's own key (never the
+        user's); a refused key or an address out of reach is reported as the agent server's."""
+        assert conversation.session_api_key is not None
+        key = conversation.session_api_key.get_secret_value()
+        what = what or f"the agent server of conversation {conversation.id}"
+        try:
+            return await self._send(
+                method, url, what=what, headers={"X-Session-API-Key": key}, secrets=self._secrets(key), **kwargs
+            )
+        except AuthFailed as exc:
+            message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
+            raise SessionKeyRefused(
+                f"{message} (HTTP {exc.status}).", hint=_AGENT_KEY_REFUSED, status=exc.status
+            ) from None
+        except ConnectionFailed as exc:
+            if isinstance(exc, AgentServerUnreachable):
+                raise
+            if exc.reason is None:  # it was reached, then the connection broke: not an address problem
+                raise Unavailable(
+                    f"The connection to {what} at {url} broke before it answered.",
+                    hint="The sandbox's agent server is not answering; it may be restarting or stopped.",
+                    resource="agent server",
+                ) from None
+            raise AgentServerUnreachable(what, url=url, reason=exc.reason) from None
+
+    def _conversation_url(self, conversation: AppConversation) -> str:
+        assert conversation.conversation_url is not None
+        return self.agent_url(conversation.conversation_url)
+
+    async def get_final_response(self, conversation: AppConversation) -> str | None:
+        """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
+        if not conversation.conversation_url or conversation.session_api_key is None:
+            return None
+        data = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
+        response = data.get("response") if isinstance(data, dict) else None
+        return response if isinstance(response, str) else None
+
+    async def set_agent_title(self, conversation: AppConversation, title: str) -> None:
+        """Set the title on the conversation's agent server; a no-op when it is not running."""
+        if not conversation.conversation_url or conversation.session_api_key is None:
+            return
+        await self._agent(conversation, "PATCH", self._conversation_url(conversation), json={"title": title.strip()})
+
+    async def download_file(self, conversation: AppConversation, path: str) -> bytes:
+        """A workspace file's bytes. `path` is absolute; a missing file is NotFound, a directory or a
+        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning."""
+        url = self._agent_base(conversation) + "/api/file/download"
+        data: bytes = await self._agent(
+            conversation,
+            "GET",
+            url,
+            what=f"the file {path} of conversation {conversation.id}",
+            params={"path": path},
+            raw=True,
+        )
+        return data
+
+    async def execute_command(
+        self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
+    ) -> CommandResult:
+        """Run a shell command in the sandbox (as the agent's own terminal would) and wait for its end.
+        The agent server returns the output's last megabyte only, so commands must print less."""
+        url = self._agent_base(conversation) + "/api/bash/execute_bash_command"
+        body = {"command": command, "timeout": timeout} | ({"cwd": cwd} if cwd else {})
+        data = await self._agent(
+            conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
+        )
+        return validate(CommandResult, data, "command result")
+
+    # ---- steering the agent (its agent server) ------------------------------------------------
+
+    async def _steer(self, conversation: AppConversation, method: str, tail: str, **kwargs: Any) -> Any:
+        """A call to the conversation's own routes on its agent server (conversation_url + tail). Every
+        steering call goes through here, so where the agent server is reached is decided once."""
+        if conversation.sandbox_status == SandboxStatus.MISSING:
+            raise Archived(f"Conversation {conversation.id} is archived: its sandbox no longer exists.")
+        self._agent_base(conversation, so="its agent cannot be reached")
+        assert conversation.conversation_url is not None
+        return await self._agent(conversation, method, self._conversation_url(conversation) + tail, **kwargs)
+
+    async def interrupt(self, conversation: AppConversation) -> None:
+        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`."""
+        await self._steer(conversation, "POST", "/interrupt")
+
+    async def set_confirmation_policy(self, conversation: AppConversation, policy: ConfirmPolicy) -> None:
+        """Which actions wait for the user's confirmation from now on."""
+        await self._steer(conversation, "POST", "/confirmation_policy", json={"policy": CONFIRMATION_POLICIES[policy]})
+
+    async def respond_to_confirmation(self, conversation: AppConversation, *, accept: bool, reason: str) -> None:
+        """Accept or reject every pending action at once (the route takes no ids)."""
+        await self._steer(
+            conversation, "POST", "/events/respond_to_confirmation", json={"accept": accept, "reason": reason}
+        )
+
+    async def ask_agent(self, conversation: AppConversation, question: str) -> str:
+        """The agent's answer to a side question; the conversation's history stays as it was."""
+        data = await self._steer(conversation, "POST", "/ask_agent", json={"question": question})
+        return validate(AgentAnswer, data, "side-question answer").response
+
+    async def agent_events(self, conversation: AppConversation, *, limit: int = 100) -> list[Event]:
+        """The newest events, newest first, straight from the agent server (the app server's copy lags)."""
+        params = {"limit": limit, "sort_order": "TIMESTAMP_DESC"}
+        data = await self._steer(conversation, "GET", "/events/search", params=params)
+        return validate(Page[Event], data, "agent event page").items
+
+    async def pending_actions(self, conversation: AppConversation) -> list[PendingAction]:
+        """The actions waiting for confirmation, read from the agent server; [] unless the agent waits."""
+        if conversation.execution_status != ExecutionStatus.WAITING_FOR_CONFIRMATION:
+            return []
+        return pending_actions(await self.agent_events(conversation))
+
+    async def count_actions(self, conversation: AppConversation) -> int:
+        """How many actions (steps) the agent has taken in this conversation."""
+        data = await self._steer(conversation, "GET", "/events/count", params={"kind": ACTION_EVENT_CLASS})
+        return validate(int, data, "event count")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_AGENT_KEY_REFUSED = (
+    "The agent server refused the session key OpenHands gave for this conversation. If "
+    "OH_MCP_AGENT_SERVER_URL is set, check that it leads to each conversation's own agent server."
+)

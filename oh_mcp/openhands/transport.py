@@ -1,0 +1,205 @@
+"""The client's HTTP transport: one `httpx.AsyncClient` with keep-alive for every call, the
+auth headers (the configured key or the caller's own), retries within the caller's deadline, and
+the translation of failures into `errors.py`'s tree. Knows no route."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from .errors import OpenHandsError, RateLimited, ServerError, error_from_response, error_from_transport
+from .models import AppConversation
+from .redaction import known
+
+logger = logging.getLogger("oh_mcp.openhands.client")
+
+V = TypeVar("V")
+
+# Gives the key for the request being made, or None for the configured one: a hosting layer
+# uses it to send each caller's own OpenHands key.
+KeyProvider = Callable[[], str | None]
+
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# POST /sandboxes (and a resume) answers only once the agent server is up: about 13 s, and OpenHands
+# gives up after 30 s. Those calls get this long, so a slow start is not cut at the usual timeout.
+SANDBOX_START_TIMEOUT = 45.0
+USER_AGENT = "oh-mcp"
+
+
+class Transport:
+    """The HTTP side of the client: one keep-alive connection pool, auth headers, retries and
+    errors. The route classes build on it; use `OpenHandsClient`, which joins them."""
+
+    def __init__(
+        self,
+        base_url: str = "http://localhost:3000",
+        *,
+        api_key: str | SecretStr | None = None,
+        key_provider: KeyProvider | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        poll_interval: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        agent_server_url: str | None = None,
+        sandbox_start_timeout: float = SANDBOX_START_TIMEOUT,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+        self._key_provider = key_provider
+        known.add(self._api_key.get_secret_value() if self._api_key else None, pin=True)
+        self.retries = retries
+        self.poll_interval = poll_interval
+        self.agent_server_url = agent_server_url
+        self.sandbox_start_timeout = max(timeout, sandbox_start_timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+            # Keep every connection we may open: churning them costs a TCP and TLS handshake each.
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30),
+            event_hooks=dict(event_hooks) if event_hooks else None,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={'***' if self._api_key else None})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _key(self) -> str | None:
+        override = self._key_provider() if self._key_provider else None
+        if override:
+            known.add(override)
+            return override
+        return self._api_key.get_secret_value() if self._api_key else None
+
+    def _auth_headers(self) -> dict[str, str]:
+        key = self._key()
+        # Cloud reads the Bearer header, a local server the X-Session-API-Key: send both.
+        return {"Authorization": f"Bearer {key}", "X-Session-API-Key": key} if key else {}
+
+    def secrets_for(self, conversation: AppConversation) -> tuple[str, ...]:
+        """The keys to redact from anything read for `conversation`: the user's and its sandbox's."""
+        return self._secrets(*conversation.secret_values)
+
+    def _secrets(self, *extra: str | None) -> tuple[str, ...]:
+        return tuple(s for s in (self._key(), *extra) if s)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Any = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        timeout: float | None = None,
+        raw: bool = False,
+    ) -> Any:
+        write = method not in ("GET", "HEAD")
+        wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
+        for attempt in range(1 + self.retries):
+            last = attempt == self.retries
+            try:
+                response = await self._http.request(
+                    method, url, params=params, json=json, headers=headers, timeout=wait
+                )
+            except httpx.TransportError as exc:
+                if last or not _may_retry(exc, write):
+                    raise error_from_transport(exc, what, write=write) from None
+                await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
+                continue
+            if response.status_code < 400:
+                return response.content if raw else _json(response, what)
+            error = error_from_response(response, what, secrets or self._secrets())
+            if last or write or response.status_code not in _RETRY_STATUSES:
+                raise error
+            await self._pause(_retry_delay(error, attempt), error)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _pause(delay: float, error: OpenHandsError) -> None:
+        """Sleep before a retry, unless the caller's deadline would pass first: then fail now."""
+        if anyio.current_time() + delay >= anyio.current_effective_deadline():
+            raise error
+        await anyio.sleep(delay)
+
+    async def _api(
+        self, method: str, path: str, *, what: str, params: Any = None, json: Any = None, timeout: float | None = None
+    ) -> Any:
+        return await self._send(
+            method,
+            "/api/v1" + path,
+            what=what,
+            params=params,
+            json=json,
+            headers=self._auth_headers(),
+            timeout=timeout,
+        )
+
+
+def compact(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"OpenHands answered {what} with a body that is not JSON (HTTP {response.status_code}).",
+            hint="The server may be misconfigured or behind a proxy page; check OPENHANDS_URL.",
+        ) from None
+
+
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def validate(kind: type[V], data: Any, what: str) -> V:
+    adapter: TypeAdapter[V] | None = _adapters.get(kind)
+    if adapter is None:
+        adapter = _adapters[kind] = TypeAdapter(kind)
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        logger.warning("OpenHands sent a %s oh-mcp cannot read: %s", what, exc.errors(include_input=False)[:3])
+        raise ServerError(
+            f"OpenHands sent a {what} that oh-mcp cannot read.", hint="Check the server version (1.11+)."
+        ) from None
+
+
+def _may_retry(exc: httpx.TransportError, write: bool) -> bool:
+    """Reads retry broken connections; a write only when it provably never left (no connection).
+    A read that timed out is not retried: that would double a wait the caller already paid."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    return not write and not isinstance(exc, httpx.TimeoutException)
+
+
+def _backoff(attempt: int) -> float:
+    return min(4.0, 0.25 * 2.0**attempt) * (0.5 + random.random())
+
+
+def _retry_delay(error: OpenHandsError, attempt: int) -> float:
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return min(float(error.retry_after), 10.0)
+    return _backoff(attempt)
