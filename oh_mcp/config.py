@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -136,6 +136,15 @@ class Settings(BaseModel):
     public_url: str | None = None
     poll_interval: float = Field(default=1.0, gt=0, le=30)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def shown_openhands_url(self) -> str:
+        """OPENHANDS_URL fit to show anyone: a password in it (https://user:pw@host) masked."""
+        parts = urlsplit(self.openhands_url)
+        if parts.password is None:
+            return self.openhands_url
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
     @field_validator("openhands_url")
     @classmethod

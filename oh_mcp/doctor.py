@@ -20,6 +20,7 @@ from .openhands import (
     OpenHandsClient,
     OpenHandsError,
 )
+from .openhands.redaction import MIN_SECRET_LENGTH
 from .runtime import client_for
 from .selection import select
 from .tools import TOOLSETS
@@ -78,12 +79,14 @@ async def diagnose(settings: Settings, client: OpenHandsClient | None = None) ->
     selection = select(TOOLSETS, settings)
     report = Report(
         oh_mcp=__version__,
-        openhands_url=settings.openhands_url,
+        openhands_url=settings.shown_openhands_url,
         settings=describe_settings(settings),
         tools=[spec.name for spec in selection.enabled],
         disabled_tools=dict(selection.hidden),
     )
     report.checks.append(Check("configuration", True, "settings parsed"))
+    if settings.api_key is not None and len(settings.api_key.get_secret_value()) < MIN_SECRET_LENGTH:
+        report.checks.append(_short_key_check(len(settings.api_key.get_secret_value())))
     own = client is None
     client = client or client_for(settings, timeout=min(settings.timeout, 10))
     key_note = "with an API key" if settings.api_key else "without an API key (the server requires none)"
@@ -98,6 +101,18 @@ async def diagnose(settings: Settings, client: OpenHandsClient | None = None) ->
             Check("tools", False, "no tool is enabled", "Loosen OH_MCP_TOOLSETS / OH_MCP_EXCLUDE_TOOLS.")
         )
     return report
+
+
+def _short_key_check(length: int) -> Check:
+    """A key this short is no credential to look for inside words: it is masked only where it stands
+    alone, so the person should know that it may show inside longer text."""
+    return Check(
+        "key length",
+        True,
+        f"OPENHANDS_API_KEY is {length} characters, under {MIN_SECRET_LENGTH}: oh-mcp masks it only where it "
+        "stands alone, never inside longer words",
+        f"Use a key of at least {MIN_SECRET_LENGTH} random characters (SESSION_API_KEY on a local server).",
+    )
 
 
 async def _reach(client: OpenHandsClient, report: Report, key_note: str) -> bool:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
 from .openhands import OpenHandsError
-from .openhands.redaction import known
+from .openhands.redaction import request_secrets
 from .runtime import Runtime, client_for
 from .server import build_server
 
@@ -75,10 +75,13 @@ class UserKey:
         key = request.headers.get(USER_KEY_HEADER) if self._allowed and isinstance(request, Request) else None
         if not key:
             return await call_next(ctx)
-        known.add(key.strip())  # masked from the moment it is given, whether or not a call uses it
-        token = self._current.set(key.strip())
+        key = key.strip()
+        token = self._current.set(key)
         try:
-            return await call_next(ctx)
+            # A secret of this request alone: masked in what it returns and logs from the moment it is
+            # given, whether or not a call uses it, and never in what another caller receives.
+            with request_secrets(key):
+                return await call_next(ctx)
         finally:
             self._current.reset(token)
 
@@ -127,7 +130,7 @@ def _health_route(rt: Runtime) -> Any:
     """No auth, no secrets: whether this process serves and whether OpenHands answers."""
 
     async def health(request: Request) -> JSONResponse:
-        openhands: dict[str, Any] = {"url": rt.settings.openhands_url}
+        openhands: dict[str, Any] = {"url": rt.settings.shown_openhands_url}
         try:
             await rt.client.alive()
             openhands["reachable"] = True

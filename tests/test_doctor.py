@@ -69,3 +69,13 @@ def test_a_server_that_hides_its_openapi_document_is_healthy_with_version_unknow
     assert result.returncode == 0 and data["healthy"] is True, result.stdout
     assert data["openhands_version"] == "unknown"
     assert [p for _, p, _ in fake.requests].count("/server_info") == 0
+
+
+def test_a_key_too_short_to_mask_inside_words_is_pointed_out(fake: FakeOpenHands) -> None:
+    fake.user_keys = {"e2e-abc"}
+    result = doctor(OPENHANDS_URL=fake.base_url, OPENHANDS_API_KEY="e2e-abc")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ok] key length: OPENHANDS_API_KEY is 7 characters, under 16" in result.stdout
+    assert "never inside longer words" in result.stdout
+    long_key = doctor(OPENHANDS_URL=fake.base_url, OPENHANDS_API_KEY="k" * 16)
+    assert "key length" not in long_key.stdout

@@ -283,6 +283,13 @@ def test_health_reports_an_unreachable_openhands_without_failing(fake: FakeOpenH
     assert health["status"] == "degraded" and health["openhands"]["reachable"] is False
 
 
+def test_health_never_shows_a_password_in_openhands_url(fake: FakeOpenHands) -> None:
+    url = fake.base_url.replace("http://", "http://admin:hunter2-pw@")
+    with hosted(fake, "--transport", "streamable-http", OPENHANDS_URL=url) as server:
+        health = httpx.get(server.base + "/health").text
+    assert "hunter2-pw" not in health and "admin:***@127.0.0.1" in health
+
+
 def test_refuses_a_public_address_without_auth(fake: FakeOpenHands) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "oh_mcp", "--transport", "streamable-http", "--host", "0.0.0.0", "--port", "0"],

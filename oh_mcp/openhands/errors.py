@@ -173,6 +173,7 @@ class StartFailed(OpenHandsError):
 
 
 _MAX_DETAIL = 500
+_MAX_BODY = 65_536
 
 
 def scrub(text: str, secrets: tuple[str, ...] = (), limit: int | None = _MAX_DETAIL) -> str:
@@ -231,9 +232,12 @@ def error_from_response(response: httpx.Response, what: str, secrets: tuple[str,
     try:
         body: Any = response.json()
     except ValueError:
-        body = response.text[:200]
+        # Bounded, but scrubbed before `scrub` cuts it for display: a key straddling a cut made
+        # first would show its opening characters.
+        body = response.text[:_MAX_BODY]
     detail, fields = _detail_text(body)
     detail = scrub(detail, secrets)
+    fields = [scrub(field, secrets) for field in fields]
     code = response.status_code
     said = f" OpenHands said: {detail}." if detail and detail not in ("Not Found", "Unauthorized") else ""
     if code == 404:

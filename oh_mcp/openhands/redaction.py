@@ -16,7 +16,9 @@ import re
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 MASK = "***"
@@ -103,15 +105,23 @@ def mask_shapes(text: str) -> str:
     return text
 
 
+# A key shorter than this is too short to be a credential (a local OpenHands accepts any key, even
+# "e"): it is masked only where it stands as a whole token, never inside a word.
+MIN_SECRET_LENGTH = 16
+
+
 def mask_values(text: str, secrets: Iterable[str]) -> str:
-    """Mask every occurrence of each secret, even inside a longer word or overlapping another one."""
+    """Mask every occurrence of each secret, even inside a longer word or overlapping another one;
+    a secret shorter than MIN_SECRET_LENGTH only where it stands alone."""
     spans: list[tuple[int, int]] = []
     for secret in secrets:
         if not secret or secret not in text:  # the common case, answered in C
             continue
         start = text.find(secret)
         while start != -1:
-            spans.append((start, start + len(secret)))
+            end = start + len(secret)
+            if len(secret) >= MIN_SECRET_LENGTH or _stands_alone(text, start, end):
+                spans.append((start, end))
             start = text.find(secret, start + 1)
     if not spans:
         return text
@@ -121,6 +131,14 @@ def mask_values(text: str, secrets: Iterable[str]) -> str:
         parts += [text[done:start], MASK]
         done = end
     return "".join(parts) + text[done:]
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char in "_-"
+
+
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not _word_char(text[start - 1])) and (end == len(text) or not _word_char(text[end]))
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -139,10 +157,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class KnownSecrets:
-    """Every secret value this process has been given: configured keys (kept for good) and the
-    most recent per-user and sandbox keys (bounded, so a long-lived hosted server stays small)."""
+    """The secrets this process holds for every caller: configured keys (kept for good) and the
+    sandbox session keys OpenHands has handed out (the most recent ones, so a long-lived hosted
+    server stays small). Nothing a caller sends goes here: a caller's own key is a secret of that
+    caller's requests only (`request_secrets`), so no header can change what another caller sees
+    or push a real key out."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
         self._pinned: set[str] = set()
         self._recent: OrderedDict[str, None] = OrderedDict()
@@ -172,11 +193,29 @@ class KnownSecrets:
 
 
 known = KnownSecrets()
+_request_secrets: ContextVar[tuple[str, ...]] = ContextVar("oh_mcp_request_secrets", default=())
+
+
+@contextmanager
+def request_secrets(*values: str | None) -> Iterator[None]:
+    """Treat `values` as secrets for what runs inside (one caller's request): results, errors and log
+    lines made there mask them; nothing outside sees them."""
+    token = _request_secrets.set((*_request_secrets.get(), *(v for v in values if v)))
+    try:
+        yield
+    finally:
+        _request_secrets.reset(token)
+
+
+def secrets_in_scope() -> tuple[str, ...]:
+    """Every secret to mask here: the process's known ones and the current request's own."""
+    own = _request_secrets.get()
+    return (*known.values(), *own) if own else known.values()
 
 
 def scrub_known(text: str, extra: Iterable[str] = ()) -> str:
-    """`redact` with every secret this process knows, plus `extra`."""
-    return redact(text, (*known.values(), *extra))
+    """`redact` with every secret in scope here, plus `extra`."""
+    return redact(text, (*secrets_in_scope(), *extra))
 
 
 def _scrub_record(record: logging.LogRecord) -> None:

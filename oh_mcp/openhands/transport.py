@@ -86,8 +86,7 @@ class Transport:
     def _key(self) -> str | None:
         override = self._key_provider() if self._key_provider else None
         if override:
-            known.add(override)
-            return override
+            return override  # the caller's: the hosting layer masks it in that caller's results
         return self._api_key.get_secret_value() if self._api_key else None
 
     def _auth_headers(self) -> dict[str, str]:

@@ -109,3 +109,12 @@ def test_a_refused_connection_names_the_setting_to_check() -> None:
     error = e.error_from_transport(httpx.ConnectError("refused"), "sandboxes", write=False)
     assert isinstance(error, e.ConnectionFailed)
     assert "OPENHANDS_URL" in error.for_model()
+
+
+@pytest.mark.parametrize("at", [150, 195, 199, 400, 495])
+def test_a_key_in_a_long_plain_text_error_body_shows_none_of_its_characters(at: int) -> None:
+    key = "sbx" + "9f8e7d6c5b4a3f2e1d0c"
+    body = "x" * at + key + " trailing text " * 50
+    error = e.error_from_response(httpx.Response(500, text=body), "Conversation 1", (key,))
+    assert "xxxxx" in error.message
+    assert not any(key[i : i + 5] in error.message for i in range(len(key) - 4)), error.message

@@ -158,11 +158,19 @@ def test_masking_a_credential_inside_json_text_keeps_the_json_valid(credential: 
 
 
 def test_a_known_key_is_masked_even_inside_a_longer_word() -> None:
-    assert redact("prefixk3y-abc-123suffix and k3y-abc-123", ["k3y-abc-123"]) == "prefix***suffix and ***"
+    key = "k3y-abc-123-def-456"
+    assert redact(f"prefix{key}suffix and {key}", [key]) == "prefix***suffix and ***"
+
+
+def test_a_key_too_short_to_be_a_credential_is_masked_only_where_it_stands_alone() -> None:
+    # A local OpenHands takes any key, even "e"; masking it inside words would wreck every result.
+    text = 'type "text" and e, e-mail, key=e; "e" (e)'
+    assert redact(text, ["e"]) == 'type "text" and ***, e-mail, key=***; "***" (***)'
+    assert redact("k3y-abc-123 and xk3y-abc-123", ["k3y-abc-123"]) == "*** and xk3y-abc-123"
 
 
 def test_overlapping_known_keys_are_masked_as_one_stretch() -> None:
-    assert redact("xx abcdefghi yy", ["abcdef", "defghi"]) == "xx *** yy"
+    assert redact("xx abcdefghijklmnopqrstu yy", ["abcdefghijklmnop", "fghijklmnopqrstu"]) == "xx *** yy"
 
 
 @pytest.mark.parametrize("split", range(1, 16))
