@@ -23,6 +23,8 @@ REJECTED_STEP = (
 ACCEPTED_STEP = "The agent runs the action now: call wait_for_agent for what it does next."
 # The person may need a while to read; the wait's own remaining time is often shorter.
 MIN_ASK_SECONDS = 30.0
+# Characters of one action the question shows: whole, save for a runaway one (and then the cut is said).
+ASK_TEXT_LIMIT = 50_000
 
 
 class Decision(BaseModel):
@@ -41,6 +43,22 @@ class Answer:
 def listing(pending: list[PendingAction], conversation: AppConversation) -> str:
     records = [pending_record(a, conversation.secret_values) for a in pending]
     return "; ".join(f"{r.id}: {r.does} (risk {r.risk or 'UNKNOWN'})" for r in records) or "none"
+
+
+def question(conversation: AppConversation, pending: list[PendingAction]) -> str:
+    """What the person is asked: each action whole, its lines kept, with its tool, risk and id."""
+    who = conversation.title or conversation.id
+    blocks = []
+    for n, action in enumerate(pending, 1):
+        r = pending_record(action, conversation.secret_values, ASK_TEXT_LIMIT)
+        blocks.append(
+            f"Action {n} of {len(pending)} · tool {r.tool or 'unknown'} · risk {r.risk or 'UNKNOWN'}"
+            f" · id {r.id}\n{r.does}"
+        )
+    actions = "\n\n".join(blocks)
+    return (
+        f"The OpenHands agent of '{who}' asks to:\n\n{actions}\n\nAccept, or reject with a reason the agent will read?"
+    )
 
 
 async def answer_pending(
@@ -85,11 +103,7 @@ async def ask_person(
     ctx: Ctx, conversation: AppConversation, pending: list[PendingAction], seconds: float
 ) -> Answer | None:
     """Ask whether to run the pending actions; None when the person cancels or does not answer in time."""
-    who = conversation.title or conversation.id
-    message = (
-        f"The OpenHands agent of '{who}' asks to: {listing(pending, conversation)}. Accept it, or reject it "
-        "with a reason the agent will read?"
-    )
+    message = question(conversation, pending)
     try:
         with anyio.move_on_after(max(seconds, MIN_ASK_SECONDS)):
             result = await ctx.elicit(message, Decision)
