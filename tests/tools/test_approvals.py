@@ -48,7 +48,7 @@ async def test_an_accepted_approval_runs_the_action_and_the_wait_goes_on(
     accept = ElicitResult(action="accept", content={"decision": "accept", "reason": ""})
     async with asking_client(settings, client_factory, lambda _: accept, asked) as client:
         conv_id = await waiting_conversation(client)
-        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 40})
     assert len(asked) == 1 and "risk LOW" in asked[0] and "\nrun: touch marker\n" in asked[0]
     assert state["execution_status"] == "finished" and state["final_response"] == "Echo: RUN: touch marker"
     assert state["next_step"].startswith("The person accepted")
@@ -61,7 +61,7 @@ async def test_a_rejection_with_a_reason_reaches_the_agent(
     reject = ElicitResult(action="accept", content={"decision": "reject", "reason": "not on main"})
     async with asking_client(settings, client_factory, lambda _: reject, []) as client:
         conv_id = await waiting_conversation(client)
-        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 40})
     assert state["execution_status"] == "idle" and "send_message" in state["next_step"]
     reasons = [e["rejection_reason"] for e in fake.events_of(conv_id) if e["kind"] == "UserRejectObservation"]
     assert reasons == ["not on main"]
@@ -72,7 +72,7 @@ async def test_declining_the_question_rejects_the_action(
 ) -> None:
     async with asking_client(settings, client_factory, lambda _: ElicitResult(action="decline"), []) as client:
         conv_id = await waiting_conversation(client)
-        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 40})
     assert state["execution_status"] == "idle"
     assert "ObservationEvent" not in [e["kind"] for e in fake.events_of(conv_id)]
 
@@ -82,7 +82,7 @@ async def test_a_cancelled_question_leaves_the_action_pending_for_the_tool(
 ) -> None:
     async with asking_client(settings, client_factory, lambda _: ElicitResult(action="cancel"), []) as client:
         conv_id = await waiting_conversation(client)
-        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 40})
     assert state["execution_status"] == "waiting_for_confirmation" and state["pending_actions"]
     assert "respond_to_action" in state["next_step"]
     assert not [p for _, p, _ in fake.requests if p.endswith("/respond_to_confirmation")]
@@ -90,7 +90,7 @@ async def test_a_cancelled_question_leaves_the_action_pending_for_the_tool(
 
 async def test_a_client_without_elicitation_gets_the_tool_path(fake: FakeOpenHands, mcp_client: Client) -> None:
     conv_id = await waiting_conversation(mcp_client)
-    state = await call(mcp_client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 5})
+    state = await call(mcp_client, "wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 40})
     assert state["pending_actions"] and "respond_to_action" in state["next_step"]
 
 
@@ -104,7 +104,7 @@ async def test_no_question_is_asked_when_approvals_go_through_the_model_or_nothi
     fake.conversation(conv["id"]).policy = "AlwaysConfirm"  # type: ignore[union-attr]
     fake.deliver(fake.conversation(conv["id"]), "RUN: ls", run=True)  # type: ignore[arg-type]
     async with asking_client(settings.model_copy(update=change), client_factory, lambda _: reply, asked) as client:
-        state = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 40})
     assert not asked and state["pending_actions"]
 
 
@@ -127,7 +127,7 @@ async def asked_about(
         if next_action:
             rec.next_action = (next_action["tool"], next_action["action"])
         await call(client, "send_message", {"conversation_id": conv["id"], "message": message})
-        state = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 5})
+        state = await call(client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 40})
     [pending] = state["pending_actions"]
     return asked[0], pending
 
