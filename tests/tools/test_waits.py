@@ -189,3 +189,52 @@ async def test_answering_one_of_two_pending_actions_answers_neither(fake: FakeOp
     assert (await call(mcp_client, "respond_to_action", both))["action_ids"] == sorted([first, second])
     rejected = [e["action_id"] for e in fake.events_of(conv_id) if e["kind"] == "UserRejectObservation"]
     assert rejected == [first, second]
+
+
+# ---- a guarded start never loses its message unseen -----------------------------------------------------
+
+
+async def ready(client: Client, task_id: str) -> dict[str, Any]:
+    with anyio.fail_after(10):
+        while True:
+            task = await call(client, "get_start_task", {"task_id": task_id})
+            if task["status"] == "READY":
+                return task
+            await anyio.sleep(0.05)
+
+
+async def test_a_guarded_start_that_outlives_its_wait_says_its_message_was_not_sent(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    fake.start_task_step_seconds = 0.3
+    args = {"message": "RUN: rm -rf build", "confirm": "always", "timeout_seconds": 0.2}
+    started = await call(mcp_client, "start_conversation", args)
+    assert started["status"] != "READY" and "it was not sent, and nothing sends it later" in started["next_step"]
+    task = await ready(mcp_client, started["task_id"])
+    await anyio.sleep(0.3)  # time in which a background follow-up would have sent it
+    assert fake.deliveries == [], "the message went out without its approval policy being checked"
+    step = task["next_step"]
+    assert "not sent and no approval policy was set" in step and f"sandbox_id={task['sandbox_id']}" in step
+    assert f"delete_conversation {task['conversation_id']}" in step and "agent is working" not in step
+
+
+async def test_a_guarded_start_whose_message_failed_says_so_and_get_start_task_too(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    fake.inject("POST", r"/send-message$", 500, times=5)
+    text = await error_text(mcp_client, "start_conversation", {"message": "RUN: ls", "confirm": "always"})
+    assert "asks before acting, but the task message was not sent" in text and "send_message" in text
+    [task_id] = fake.tasks
+    task = await ready(mcp_client, task_id)
+    assert "Its approval policy is set, so send the task with send_message" in task["next_step"]
+    assert task["conversation_id"] in task["next_step"]
+    fake.clear_injections()
+    await call(mcp_client, "send_message", {"conversation_id": task["conversation_id"], "message": "RUN: ls"})
+    sent = await call(mcp_client, "get_start_task", {"task_id": task_id})
+    assert sent["next_step"].startswith("The agent is working")
+
+
+async def test_a_guarded_start_within_its_wait_is_working(fake: FakeOpenHands, mcp_client: Client) -> None:
+    started = await call(mcp_client, "start_conversation", {"message": "RUN: ls", "confirm": "always"})
+    task = await call(mcp_client, "get_start_task", {"task_id": started["task_id"]})
+    assert started["next_step"].startswith("The agent is working") and task["next_step"] == started["next_step"]
