@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from .openhands import AppConversation, Event, PendingAction, Sandbox, SandboxSpec
 from .openhands.waits import settled
-from .shaping import EVENT_TEXT_LIMIT, clip, describe_action, event_text, redact, stamp
+from .shaping import EVENT_TEXT_LIMIT, action_detail, clip, cut_middle, event_text, redact, stamp
 
 NextPageId = Annotated[str | None, Field(description="Pass as page_id for the next page; absent at the end.")]
 
@@ -44,7 +44,7 @@ class TokenTotals(BaseModel):
 class PendingActionRecord(BaseModel):
     id: str
     tool: str | None = None
-    does: str = Field(description="What it would do: the command, or the file and kind of edit.")
+    does: str = Field(description="What it would do, whole: command, file edit, or tool and arguments.")
     risk: str | None = Field(default=None, description="OpenHands' rating: LOW, MEDIUM, HIGH or UNKNOWN.")
 
 
@@ -169,12 +169,17 @@ def detail(c: AppConversation, pending: list[PendingAction] | None = None) -> Co
     )
 
 
-def pending_record(action: PendingAction, secrets: tuple[str, ...]) -> PendingActionRecord:
+# Characters of one pending action a result shows; past it the middle is cut and the cut is said.
+PENDING_TEXT_LIMIT = 4_000
+
+
+def pending_record(
+    action: PendingAction, secrets: tuple[str, ...], limit: int = PENDING_TEXT_LIMIT
+) -> PendingActionRecord:
+    # Redacted before it is cut, so a secret the cut splits shows in neither part.
+    does = redact(action_detail(action.tool_name, action.action), secrets)
     return PendingActionRecord(
-        id=action.id,
-        tool=action.tool_name,
-        does=clip(redact(describe_action(action.action), secrets), 500),
-        risk=action.security_risk,
+        id=action.id, tool=action.tool_name, does=cut_middle(does, limit), risk=action.security_risk
     )
 
 

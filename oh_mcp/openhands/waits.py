@@ -70,23 +70,20 @@ class Waits(AppServerRoutes):
         on_poll: OnChange[list[AppConversation]] | None = None,
     ) -> list[AppConversation]:
         """Poll several conversations with one batch read each time, until any or all of their agents
-        stop running. WaitTimedOut carries the last read list."""
+        stop running (or their sandboxes stop: see `stopped`). WaitTimedOut carries the last read list."""
+        return await self._poll(
+            lambda: self.read_agents(conv_ids), lambda found: reached(found, until), None, timeout, on_poll
+        )
 
-        async def fetch() -> list[AppConversation]:
-            found = await self.get_conversations(conv_ids)
-            missing = [conv_id for conv_id, c in zip(conv_ids, found, strict=True) if c is None]
-            if missing:
-                raise NotFound(
-                    f"Conversation {conversation_id(missing[0])} not found.",
-                    hint="Check the id.",
-                    resource="conversation",
-                )
-            return [c for c in found if c is not None]
-
-        def done(found: list[AppConversation]) -> bool:
-            return (any if until == "any" else all)(settled(c) for c in found)
-
-        return await self._poll(fetch, done, None, timeout, on_poll)
+    async def read_agents(self, conv_ids: list[str]) -> list[AppConversation]:
+        """The conversations, in one batch read; NotFound names the first one missing."""
+        found = await self.get_conversations(conv_ids)
+        missing = [conv_id for conv_id, c in zip(conv_ids, found, strict=True) if c is None]
+        if missing:
+            raise NotFound(
+                f"Conversation {conversation_id(missing[0])} not found.", hint="Check the id.", resource="conversation"
+            )
+        return [c for c in found if c is not None]
 
     async def _poll(
         self,
@@ -118,6 +115,20 @@ class Waits(AppServerRoutes):
 
 
 def settled(conversation: AppConversation) -> bool:
-    """Whether the agent has stopped running (finished, idle, paused, waiting, in error)."""
+    """Whether the agent has stopped running (finished, idle, paused, waiting, in error). A sandbox that
+    is not RUNNING reports no agent status: its agent is not settled, whatever comes next."""
     status = conversation.execution_status
     return status is not None and status != ExecutionStatus.RUNNING
+
+
+# Sandboxes in which nothing happens until someone acts (resume, or start anew); STARTING is not one.
+HALTED = (SandboxStatus.PAUSED, SandboxStatus.ERROR, SandboxStatus.MISSING)
+
+
+def stopped(conversation: AppConversation) -> bool:
+    """Whether waiting for this conversation is over: its agent settled, or its sandbox halted."""
+    return settled(conversation) or conversation.sandbox_status in HALTED
+
+
+def reached(found: list[AppConversation], until: Literal["any", "all"]) -> bool:
+    return (any if until == "any" else all)(stopped(c) for c in found)

@@ -21,8 +21,11 @@ REJECTED_STEP = (
     "The agent was told the reason and is idle until it is next run: send_message with new instructions lets it go on."
 )
 ACCEPTED_STEP = "The agent runs the action now: call wait_for_agent for what it does next."
-# The person may need a while to read; the wait's own remaining time is often shorter.
+# The person may need a while to read: a wait asks only while this much of it is left, and the person
+# then has the rest of the wait (never more, so the wait keeps to its timeout).
 MIN_ASK_SECONDS = 30.0
+# Characters of one action the question shows: whole, save for a runaway one (and then the cut is said).
+ASK_TEXT_LIMIT = 50_000
 
 
 class Decision(BaseModel):
@@ -30,6 +33,14 @@ class Decision(BaseModel):
 
     decision: Literal["accept", "reject"] = Field(description="accept runs the action; reject stops it.")
     reason: str = Field(default="", max_length=2000, description="Why (the agent is told on a reject).")
+
+
+class PendingChanged(ToolError):
+    """The pending actions are not the ones named: nothing was answered."""
+
+    def __init__(self, message: str, pending: list[PendingAction]) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,22 @@ class Answer:
 def listing(pending: list[PendingAction], conversation: AppConversation) -> str:
     records = [pending_record(a, conversation.secret_values) for a in pending]
     return "; ".join(f"{r.id}: {r.does} (risk {r.risk or 'UNKNOWN'})" for r in records) or "none"
+
+
+def question(conversation: AppConversation, pending: list[PendingAction]) -> str:
+    """What the person is asked: each action whole, its lines kept, with its tool, risk and id."""
+    who = conversation.title or conversation.id
+    blocks = []
+    for n, action in enumerate(pending, 1):
+        r = pending_record(action, conversation.secret_values, ASK_TEXT_LIMIT)
+        blocks.append(
+            f"Action {n} of {len(pending)} · tool {r.tool or 'unknown'} · risk {r.risk or 'UNKNOWN'}"
+            f" · id {r.id}\n{r.does}"
+        )
+    actions = "\n\n".join(blocks)
+    return (
+        f"The OpenHands agent of '{who}' asks to:\n\n{actions}\n\nAccept, or reject with a reason the agent will read?"
+    )
 
 
 async def answer_pending(
@@ -58,10 +85,11 @@ async def answer_pending(
             f"({now}). Call wait_for_agent to see what it does."
         )
     if sorted(a.id for a in pending) != sorted(set(action_ids)):
-        raise ToolError(
+        raise PendingChanged(
             "Nothing was answered: the pending actions are not the ones named. Pending now: "
             f"{listing(pending, conversation)}. Call respond_to_action again with those ids if they should be "
-            "answered the same way."
+            "answered the same way.",
+            pending,
         )
     reason = answer.reason or ("Accepted." if answer.accept else "The user rejected the action.")
     await client.respond_to_confirmation(conversation, accept=answer.accept, reason=reason)
@@ -84,14 +112,11 @@ def can_ask(ctx: Ctx) -> bool:
 async def ask_person(
     ctx: Ctx, conversation: AppConversation, pending: list[PendingAction], seconds: float
 ) -> Answer | None:
-    """Ask whether to run the pending actions; None when the person cancels or does not answer in time."""
-    who = conversation.title or conversation.id
-    message = (
-        f"The OpenHands agent of '{who}' asks to: {listing(pending, conversation)}. Accept it, or reject it "
-        "with a reason the agent will read?"
-    )
+    """Ask whether to run the pending actions, waiting `seconds` for the answer (the caller keeps it
+    within its own wait); None when the person cancels or does not answer in time."""
+    message = question(conversation, pending)
     try:
-        with anyio.move_on_after(max(seconds, MIN_ASK_SECONDS)):
+        with anyio.move_on_after(seconds):
             result = await ctx.elicit(message, Decision)
             if result.action == "accept":
                 return Answer(result.data.decision == "accept", result.data.reason.strip())

@@ -7,15 +7,26 @@ without a message (the agent stays idle), set the policy on the agent server, th
 
 from __future__ import annotations
 
-import logging
+from mcp.server.mcpserver.exceptions import ToolError
 
-from ..openhands import ConfirmPolicy, OpenHandsClient, OpenHandsError, StartRequest, StartTask, WaitTimedOut
-from ..openhands.titles import Spawn
+from ..next_steps import for_model
+from ..openhands import (
+    AppConversation,
+    ConfirmPolicy,
+    Event,
+    OpenHandsClient,
+    OpenHandsError,
+    StartRequest,
+    StartTask,
+    StartTaskStatus,
+    WaitTimedOut,
+)
 from ..openhands.waits import OnChange
 
-logger = logging.getLogger(__name__)
-
-LATE_START_SECONDS = 600.0  # how long a start that outlived the tool's wait is followed in the background
+NOT_SENT_LATER = (
+    " Approvals were asked for, so the task message is sent only once READY and the approval policy is set, "
+    "by this call alone: it was not sent, and nothing sends it later. get_start_task says how once READY."
+)
 
 
 async def start_guarded(
@@ -25,19 +36,16 @@ async def start_guarded(
     *,
     wait: float | None,
     on_change: OnChange[StartTask] | None,
-    spawn: Spawn,
 ) -> StartTask:
-    """Start idle, and once READY set the policy, then send the message. When the start outlives `wait`
-    (None: do not wait), that finishes in the background; WaitTimedOut still tells the caller."""
+    """Start idle, and once READY set the policy, then send the message, all within this call: work
+    left for later would die with the process (or a stateless worker) and fail unseen. A start that
+    outlives `wait` (None: do not wait) raises WaitTimedOut with nothing sent; get_start_task then
+    finds that out from OpenHands itself (see `unsent_step`)."""
     message = request.initial_text or ""
     task = await client.start_conversation(request.model_copy(update={"initial_text": None}))
-    try:
-        if wait is None:
-            raise WaitTimedOut("Not waited for.", last=task)
-        task = await client.wait_for_start_task(task.id, timeout=wait, on_change=on_change)
-    except WaitTimedOut:
-        spawn(_finish_later, client, task.id, policy, message)
-        raise
+    if wait is None:
+        raise WaitTimedOut("Not waited for.", last=task)
+    task = await client.wait_for_start_task(task.id, timeout=wait, on_change=on_change)
     await arm_and_send(client, task, policy, message)
     return task
 
@@ -46,13 +54,51 @@ async def arm_and_send(client: OpenHandsClient, task: StartTask, policy: Confirm
     if task.app_conversation_id is None:  # an ERROR task: nothing to send to
         return
     conversation = await client.get_conversation(task.app_conversation_id)
-    await client.set_confirmation_policy(conversation, policy)
-    await client.send_message(conversation.id, message)
-
-
-async def _finish_later(client: OpenHandsClient, task_id: str, policy: ConfirmPolicy, message: str) -> None:
+    await client.set_confirmation_policy(conversation, policy)  # its failure: the caller says start again
     try:
-        task = await client.wait_for_start_task(task_id, timeout=LATE_START_SECONDS)
-        await arm_and_send(client, task, policy, message)
+        await client.send_message(conversation.id, message)
     except OpenHandsError as exc:
-        logger.warning("start task %s: the task message was not sent: %s", task_id, exc.message)
+        raise ToolError(
+            f"Conversation {conversation.id} started and asks before acting, but the task message was not sent: "
+            f"{for_model(exc)} Send it with send_message to that conversation_id."
+        ) from None
+
+
+async def unsent_step(client: OpenHandsClient, task: StartTask) -> str | None:
+    """For a READY start made without a message (a guarded one): None once a user message reached the
+    agent, else what to do. Read from OpenHands' events, not this process's memory, which a restart or
+    another stateless worker does not share."""
+    if task.status != StartTaskStatus.READY or task.app_conversation_id is None or not task.started_without_message:
+        return None
+    conversation = await client.get_conversation(task.app_conversation_id)
+    events = await _events(client, conversation)
+    if any(e.kind == "MessageEvent" and e.source == "user" for e in events):
+        return None
+    if any(_arms(e) for e in events):
+        return (
+            f"READY, but the task message was not sent. Its approval policy is set, so send the task with "
+            f"send_message to conversation {conversation.id}: the agent will ask before it acts."
+        )
+    return (
+        "READY, but the task message was not sent and no approval policy was set. Call start_conversation "
+        f"again with confirm and sandbox_id={conversation.sandbox_id} (that sandbox is running now, so it "
+        f"starts fast), then delete_conversation {conversation.id}."
+    )
+
+
+async def _events(client: OpenHandsClient, conversation: AppConversation) -> list[Event]:
+    # The agent server has every event at once; the app server's copy lags and holds them after a stop.
+    if conversation.conversation_url:
+        return await client.agent_events(conversation)
+    return (await client.search_events(conversation.id, limit=100, newest_first=True)).items
+
+
+def _arms(event: Event) -> bool:
+    """A confirmation policy set on the agent server (each state change is an event) that asks."""
+    value = event.field("value")
+    kind = value.get("kind") if isinstance(value, dict) else value
+    return (
+        event.kind == "ConversationStateUpdateEvent"
+        and event.field("key") == "confirmation_policy"
+        and (kind != "NeverConfirm")
+    )

@@ -37,7 +37,7 @@ from ..records import (
 )
 from ..runtime import Runtime
 from ..shaping import decode_cursor, encode_cursor, fits
-from .confirmation import start_guarded
+from .confirmation import NOT_SENT_LATER, start_guarded, unsent_step
 from .params import (
     DEFAULT_WAIT,
     ConversationId,
@@ -160,8 +160,8 @@ async def _start_guarded(
     rt: Runtime, request: StartRequest, confirm: ConfirmPolicy, wait: float | None, report: OnChange[StartTask]
 ) -> StartTask:
     try:
-        return await start_guarded(rt.client, request, confirm, wait=wait, on_change=report, spawn=rt.spawn)
-    except (WaitTimedOut, StartFailed):
+        return await start_guarded(rt.client, request, confirm, wait=wait, on_change=report)
+    except (WaitTimedOut, StartFailed, ToolError):
         raise
     except OpenHandsError as exc:
         raise ToolError(
@@ -178,7 +178,7 @@ def _start_result(task: StartTask, *, title_pending: bool, guarded: bool = False
     else:
         step = "Still starting: call get_start_task with this task_id until it is READY."
         if guarded:
-            step += " oh-mcp sends the message once it is READY and the approval policy is set."
+            step += NOT_SENT_LATER
         if title_pending:
             step += " Then set the title with update_conversation."
     return StartResult(
@@ -195,7 +195,11 @@ def _start_result(task: StartTask, *, title_pending: bool, guarded: bool = False
 async def get_start_task(ctx: Ctx, task_id: TaskId) -> StartResult:
     """Check a start that outlived start_conversation's wait: READY gives conversation_id, ERROR the reason
     in detail."""
-    return _start_result(await runtime(ctx).client.get_start_task(task_id), title_pending=False)
+    client = runtime(ctx).client
+    task = await client.get_start_task(task_id)
+    result = _start_result(task, title_pending=False)
+    unsent = await unsent_step(client, task)
+    return result.model_copy(update={"next_step": unsent}) if unsent else result
 
 
 @conversations.tool(title="Send message", read_only=False, destructive=False, idempotent=False, wait="timeout_seconds")

@@ -3,6 +3,8 @@ says what the agent is doing now."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 
 from ..openhands import AppConversation, OpenHandsClient, OpenHandsError
@@ -25,6 +27,26 @@ class Progress:
         elapsed = round(anyio.current_time() - self._start, 1)
         # Notifications bypass the result scrubbing (outbound.py), so they are redacted here.
         await self._ctx.report_progress(elapsed, self._total, redact(message, ()))
+
+
+def progress_wanted(ctx: Ctx) -> bool:
+    """Whether the client asked for progress: without that its notifications go nowhere, so nothing
+    should be read from OpenHands to write them. Over the wire the request's _meta says so; the
+    in-process dispatcher (tests, embedding) holds a callback instead, which the SDK does not expose."""
+    try:
+        request = ctx.request_context
+    except ValueError:  # outside a request
+        return False
+    meta = (request.params or {}).get("_meta")
+    if isinstance(meta, dict) and meta.get("progressToken") is not None:
+        return True
+    outbound: Any = getattr(request.session, "_request_outbound", None)
+    while hasattr(outbound, "_inner"):  # the modern protocol's wrapper around the dispatcher's context
+        outbound = outbound._inner
+    for name in ("_progress_token", "progress_token", "_on_progress"):
+        if hasattr(outbound, name):
+            return getattr(outbound, name) is not None
+    return True  # unknown: read, since the reads keep within the wait anyway
 
 
 async def activity(client: OpenHandsClient, conversation: AppConversation) -> str:

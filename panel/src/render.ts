@@ -83,8 +83,11 @@ export function renderPending(actions: PendingAction[]): void {
     ...actions.map((a) => {
       const item = el("li");
       item.dataset.id = a.id;
-      item.append(el("code", "tool", a.tool ?? "action"), el("span", "text", a.does));
-      if (a.risk) item.append(el("span", `risk ${a.risk.toLowerCase()}`, a.risk));
+      const head = el("div", "head");
+      head.append(el("code", "tool", a.tool ?? "action"));
+      if (a.risk) head.append(el("span", `risk ${a.risk.toLowerCase()}`, a.risk));
+      // Whole and line by line: `echo ok` then `rm -rf …` must not read as one harmless echo.
+      item.append(head, el("pre", "does", a.does));
       return item;
     }),
   );

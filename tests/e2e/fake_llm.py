@@ -8,6 +8,7 @@ call cap, and so does the whole server, so a confused agent can never loop for l
 The script: lines of the latest user message that start with a marker, in order.
 
     RUN: <command>     one model call answering with the `terminal` tool running <command>
+    RUNJSON: "<cmd>"   the same, the command a JSON string (so it can hold several lines)
     SLOW: <seconds>    the next model call (a RUN, or the finish) takes that long to answer
     RISK: <level>      the next RUN declares this security_risk (LOW, MEDIUM, HIGH; default LOW)
     SAY: <text>        the message the agent finishes with (default: the echo)
@@ -101,7 +102,7 @@ def echo(body: dict[str, Any]) -> str:
     return "Echo: " + last_user_text(body)[:ECHO_LIMIT]
 
 
-MARKERS = ("RUN", "SLOW", "RISK", "SAY")
+MARKERS = ("RUN", "RUNJSON", "SLOW", "RISK", "SAY")
 
 
 @dataclass
@@ -134,6 +135,7 @@ def plan(text: str) -> tuple[list[Step], str | None]:
         elif marker == "SAY":
             say = argument
         else:
+            argument = json.loads(argument) if marker == "RUNJSON" else argument
             arguments = {"command": argument, "security_risk": risk, "summary": f"run {argument[:60]}"}
             runs.append(Step("terminal", arguments, delay))
             delay, risk = 0.0, "LOW"

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.openapi_contract import INJECTED, asgi_check, shared_contract
 
 from . import workspace
-from .state import FakeOpenHands, Injection
+from .state import FakeOpenHands, Injection, state_update
 
 EVENT_KINDS = (
     "ServerErrorEvent ACPToolCallEvent Condensation CondensationRequest CondensationSummaryEvent "
@@ -207,7 +207,8 @@ async def search_events(fake: FakeOpenHands, request: Request) -> Response:
         raise Invalid(["query", "sort_order"], "Input should be 'TIMESTAMP' or 'TIMESTAMP_DESC'", "enum", order)
     rec = fake.conversation(request.path_params["cid"])
     # Like 1.11.0's webhook batches: the action an agent waits on reaches the app server's store later.
-    events = [e for e in fake.stored_events(rec) if rec.waiting is None or e["id"] != rec.waiting["id"]] if rec else []
+    held = {a["id"] for a in rec.waiting} if rec else set()
+    events = [e for e in fake.stored_events(rec) if e["id"] not in held] if rec else []
     if kind:
         events = [e for e in events if e["kind"] == kind]
     if order == "TIMESTAMP_DESC":
@@ -351,6 +352,8 @@ async def agent_confirmation_policy(fake: FakeOpenHands, request: Request) -> Re
             ["body", "policy"], "Unable to extract tag using discriminator 'kind'", "union_tag_invalid", policy
         )
     rec.policy = kind
+    # Like the SDK's state, whose every change is an event: where the policy set shows afterwards.
+    rec.events.append(state_update("confirmation_policy", policy))
     return success()
 
 

@@ -8,6 +8,7 @@ methods below.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -89,11 +90,13 @@ class ConversationRec:
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
     title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
-    # Confirmation mode, as the agent server keeps it: the policy's kind, the action waiting for an
-    # answer (an ActionEvent with no observation yet), and whether the current turn's action was accepted.
+    # Confirmation mode, as the agent server keeps it: the policy's kind, the actions waiting for an
+    # answer (ActionEvents with no observation yet), and how many of the message's RUN commands ran.
     policy: str = "NeverConfirm"
-    waiting: dict[str, Any] | None = None
-    accepted: bool = False
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    runs_done: int = 0
+    # An agent that chooses this action instead of the scripted one (e.g. an MCP tool call): (tool, action).
+    next_action: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -415,7 +418,7 @@ class FakeOpenHands:
                 rec.title_copy_at = time.monotonic() + self.auto_title_seconds
             if run:
                 rec.execution_status = "running"
-                rec.pending = text
+                rec.pending, rec.runs_done = text, 0
                 rec.running_until = time.monotonic() + self.agent_run_seconds
                 self.add_events(rec, _state_event("running"))
 
@@ -431,16 +434,18 @@ class FakeOpenHands:
             return
         if self.sandbox_status(rec.sandbox_id) != "RUNNING":
             return
-        if not rec.accepted and _needs_confirmation(rec.policy, rec.pending or ""):
-            self._hold_for_confirmation(rec)
-            return
         text = rec.pending or ""
+        commands = _script_commands(text)
+        if rec.runs_done < len(commands) and _needs_confirmation(rec.policy, text):
+            self._hold_for_confirmation(rec, commands[rec.runs_done])
+            return
+        accepted = rec.runs_done > 0
         rec.final = f"Echo: {text}"
         # An agent that prints its environment shows the sandbox key, as a real one would.
         output = f"SESSION_API_KEY={self.sandboxes[rec.sandbox_id].key}\nHOME=/root" if "print env" in text else None
         turn = _agent_turn(text, rec.final, output)
-        self.add_events(rec, *(turn[2:] if rec.accepted else turn))  # an accepted action has run already
-        rec.accepted = False
+        self.add_events(rec, *(turn[2:] if accepted else turn))  # an accepted action has run already
+        rec.runs_done = 0
         rec.execution_status = "finished"
         rec.running_until = None
         rec.pending = None
@@ -451,53 +456,70 @@ class FakeOpenHands:
 
     # ---- steering: interrupt, confirmation, side questions -------------------------------------
 
-    def _hold_for_confirmation(self, rec: ConversationRec) -> None:
+    def _hold_for_confirmation(self, rec: ConversationRec, command: str) -> None:
         """The agent chose its action and waits for the user's answer before running it."""
-        text = rec.pending or ""
-        action = _action_event("terminal", {"kind": "TerminalAction", "command": _script_command(text)}, "Act.")
-        action |= {"security_risk": _script_risk(text), "summary": "run the scripted command"}
+        tool, body = rec.next_action or ("terminal", {"kind": "TerminalAction", "command": command})
+        rec.next_action = None
+        action = _action_event(tool, body, "Act.")
+        action |= {"security_risk": _script_risk(rec.pending or ""), "summary": "run the scripted command"}
         rec.events.append(action)
         rec.events.append(_state_event("waiting_for_confirmation"))
-        rec.waiting, rec.running_until, rec.execution_status = action, None, "waiting_for_confirmation"
+        rec.waiting, rec.running_until, rec.execution_status = [action], None, "waiting_for_confirmation"
 
     def respond(self, rec: ConversationRec, accept: bool, reason: str) -> None:
         """Answer every pending action at once, as the agent server's route does."""
-        action = rec.waiting
-        if action is None:
+        actions, rec.waiting = rec.waiting, []
+        if not actions:
             return
-        rec.waiting = None
         if not accept:
-            rec.events.append(
-                _event(
-                    "UserRejectObservation",
-                    "user",
-                    action_id=action["id"],
-                    tool_call_id=action["tool_call_id"],
-                    tool_name="terminal",
-                    rejection_reason=reason,
+            for action in actions:
+                rec.events.append(
+                    _event(
+                        "UserRejectObservation",
+                        "user",
+                        action_id=action["id"],
+                        tool_call_id=action["tool_call_id"],
+                        tool_name=action["tool_name"],
+                        rejection_reason=reason,
+                    )
                 )
-            )
             rec.execution_status, rec.pending = "idle", None
             rec.events.append(_state_event("idle"))
             return
-        rec.events.append(_observation(action, f"ran {action['action']['command']}"))
-        rec.accepted, rec.execution_status = True, "running"
+        for action in actions:
+            rec.events.append(_observation(action, f"ran {action['action'].get('command', action['tool_name'])}"))
+        rec.runs_done += 1
+        rec.execution_status = "running"
         rec.running_until = time.monotonic() + self.agent_run_seconds
+
+    def add_waiting_action(self, conversation_id: str, command: str) -> str:
+        """One more action waits beside the first, as when the model asked for two tool calls at once."""
+        rec = self.conversations[uuid.UUID(conversation_id).hex]
+        assert rec.waiting, "no action is waiting"
+        action = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "And this.")
+        action["security_risk"] = "HIGH"
+        rec.events.append(action)
+        rec.waiting.append(action)
+        return str(action["id"])
 
     def replace_waiting_action(self, conversation_id: str, command: str) -> str:
         """The pending action changes under the user's eyes: the old one ends in an error, a new one waits."""
         rec = self.conversations[uuid.UUID(conversation_id).hex]
-        old = rec.waiting
-        assert old is not None, "no action is waiting"
-        rec.events.append(
-            _event(
-                "AgentErrorEvent", "agent", tool_call_id=old["tool_call_id"], tool_name="terminal", error="superseded"
+        assert rec.waiting, "no action is waiting"
+        for old in rec.waiting:
+            rec.events.append(
+                _event(
+                    "AgentErrorEvent",
+                    "agent",
+                    tool_call_id=old["tool_call_id"],
+                    tool_name="terminal",
+                    error="superseded",
+                )
             )
-        )
         new = _action_event("terminal", {"kind": "TerminalAction", "command": command}, "Act differently.")
         new["security_risk"] = "HIGH"
         rec.events.append(new)
-        rec.waiting = new
+        rec.waiting = [new]
         return str(new["id"])
 
     def interrupt(self, rec: ConversationRec) -> None:
@@ -585,7 +607,11 @@ def _message_event(role_source: str, text: str) -> dict[str, Any]:
 
 
 def _state_event(value: str) -> dict[str, Any]:
-    return _event("ConversationStateUpdateEvent", "environment", key="execution_status", value=value)
+    return state_update("execution_status", value)
+
+
+def state_update(key: str, value: Any) -> dict[str, Any]:
+    return _event("ConversationStateUpdateEvent", "environment", key=key, value=value)
 
 
 def _action_event(tool: str, action: dict[str, Any], thought: str) -> dict[str, Any]:
@@ -608,10 +634,13 @@ FAILING = "frobnicate"  # a message that mentions it makes the agent run a comma
 _RISKY = {"AlwaysConfirm": {"LOW", "MEDIUM", "HIGH", "UNKNOWN"}, "ConfirmRisky": {"HIGH", "UNKNOWN"}}
 
 
-def _script_command(text: str) -> str:
-    """The command a message asks for with `RUN: <command>` (the e2e fake LLM's script), else `ls -la`."""
-    found = re.search(r"^\s*RUN:\s*(.+)$", text, re.MULTILINE)
-    return found.group(1).strip() if found else "ls -la"
+def _script_commands(text: str) -> list[str]:
+    """The commands a message asks for, one per `RUN: <command>` line (the e2e fake LLM's script; a
+    `RUNJSON: "<command>"` line holds a JSON string, for commands of several lines), else `ls -la`."""
+    commands = []
+    for marker, argument in re.findall(r"^\s*(RUN|RUNJSON):\s*(.+)$", text, re.MULTILINE):
+        commands.append(json.loads(argument) if marker == "RUNJSON" else argument.strip())
+    return commands or ["ls -la"]
 
 
 def _script_risk(text: str) -> str:

@@ -74,7 +74,7 @@ async def test_a_pending_action_replaced_meanwhile_is_not_answered(fake: FakeOpe
     )
     assert "Nothing was answered" in text and new in text and "run: rm -rf /tmp/build (risk HIGH)" in text
     rec = fake.conversation(conv_id)
-    assert rec is not None and rec.waiting is not None and rec.waiting["id"] == new
+    assert rec is not None and [a["id"] for a in rec.waiting] == [new]
     assert not [p for _, p, _ in fake.requests if p.endswith("/respond_to_confirmation")]
 
 
