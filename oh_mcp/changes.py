@@ -6,10 +6,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient
+from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient, ServerError, Unavailable
 from .records import ChangedFile, Changes, FileText, RepositoryChanges
 from .review import ChangeStatus, FileChange, skip_reason, summary_line, unified_diff
-from .shaping import RECORD_OVERHEAD, encode_cursor, redact, window
+from .shaping import RECORD_OVERHEAD, clip, encode_cursor, redact, window
 from .workspace import Repository, Workspace, changed_files, find_workspace, old_text, workspace_root
 
 NO_REPOSITORY = "No git repository in this conversation's workspace ({root})."
@@ -74,6 +74,8 @@ async def build_page(
     summary = summary_line(f.change for f in found)
     if not workspace.repositories:
         summary = NO_REPOSITORY.format(root=workspace.root)
+    if workspace.without_ref:
+        summary += f"; not compared, no ref {workspace.ref!r} in: {', '.join(workspace.without_ref)}"
     if review.path is not None:
         item = pick(workspace, found, review.path)
         record, more = await _file_record(client, conversation, item, review, asked=True, offset=start)
@@ -132,7 +134,12 @@ async def _file_record(
     record.note = skip_reason(change, asked)
     if record.note is not None:
         return record, None
-    text = redact(await _diff(client, conversation, item), review.secrets)
+    try:
+        text = redact(await _diff(client, conversation, item), review.secrets)
+    except (Unavailable, ServerError) as exc:
+        # One file OpenHands cannot diff (its diff route answers 502 for it) must not hide the others.
+        record.note = f"diff unavailable: {clip(exc.message, 300)}"
+        return record, None
     size = max(room if room is not None else review.budget, 500)
     record.diff, more = window(text, offset, size)
     if more is not None:

@@ -289,3 +289,50 @@ async def test_a_clone_compares_with_its_remote_branch_so_commits_count(
     files = files_of(changes)
     assert {p: f["status"] for p, f in files.items()} == {"app.py": "updated", "t.py": "added"}
     assert files["app.py"]["diff"].endswith("-v1\n+v2")
+
+
+# Names git quotes in its line-based listings ("caf\303\251.py"), and one it cannot list on a line at all.
+ODD_NAMES = ["café.py", "two words.txt", 'say "hi".txt', "back\\slash.txt", "tab\there.txt", "new\nline.txt"]
+
+
+async def test_files_with_names_git_quotes_are_listed_diffed_and_read(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation()
+    repo = fake.workspace(conv["sandbox_id"]) / "repo"
+    repo.mkdir()
+    for name in ODD_NAMES:
+        (repo / name).write_text("old\n")
+    fake.shell(conv["sandbox_id"], f"cd repo && git init -q && {COMMIT}")
+    for name in ODD_NAMES:
+        (repo / name).write_text("new\n")
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"]})
+    assert changes["summary"] == "6 files changed, +6 -6", changes
+    files = files_of(changes)
+    assert sorted(files) == sorted(ODD_NAMES)
+    for name in ODD_NAMES:
+        assert files[name]["diff"] == f"--- a/{name}\n+++ b/{name}\n@@ -1 +1 @@\n-old\n+new", name
+        read = await call(mcp_client, "read_file", {"conversation_id": conv["id"], "path": f"repo/{name}"})
+        assert read["text"] == "new\n"
+    listed = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "diff": False}))
+    assert all((f["added"], f["removed"]) == (1, 1) for f in listed.values()), listed
+
+
+async def test_a_ref_missing_from_some_repositories_names_them(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(
+        fake,
+        f"git init -q a && cd a && echo 1 > x.txt && {COMMIT} && git tag v1 && echo 2 > x.txt && cd .. && "
+        f"git init -q b && cd b && echo 1 > y.txt && {COMMIT} && echo 2 > y.txt",
+    )
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "ref": "v1", "diff": False})
+    assert list(files_of(changes)) == ["x.txt"]
+    root = str(fake.workspace(conv["sandbox_id"]))
+    assert changes["summary"] == f"1 file changed, +1 -1; not compared, no ref 'v1' in: {root}, {root}/b", changes
+
+
+async def test_a_file_openhands_cannot_diff_is_noted_and_the_rest_shown(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = agent_did(fake, REPO)
+    fake.inject("GET", r"/git/diff$", 502, {"detail": "Agent server error: 400"}, times=2)  # a.txt's, retried
+    files = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"]}))
+    assert files["a.txt"]["note"].startswith("diff unavailable: ") and "diff" not in files["a.txt"]
+    assert files["b.txt"]["diff"].startswith("--- /dev/null\n+++ b/b.txt")
