@@ -168,10 +168,6 @@ async def run_records(
     return records[:-1] if records[-1:] == [""] else records  # every record ends with NUL, the last one too
 
 
-async def workspace_root(client: OpenHandsClient, conversation: AppConversation) -> str:
-    return (await _run(client, conversation, "pwd", await working_dir(client, conversation))).strip()
-
-
 async def find_workspace(
     client: OpenHandsClient, conversation: AppConversation, *, ref: str | None = None, only: str | None = None
 ) -> Workspace:
@@ -304,6 +300,36 @@ def _file_change(status: ChangeStatus, path: str, facts: _Facts) -> FileChange:
         binary=facts.binary,
         blob=facts.base_blob if gone else facts.blob,
     )
+
+
+@dataclass(frozen=True)
+class PathFacts:
+    """A path as the sandbox sees it: the workspace root (as named and with its links resolved), the
+    path's kind (file, dir, other, missing), where its links lead, and a file's size in bytes."""
+
+    root: str
+    real_root: str
+    kind: str
+    target: str
+    size: int | None
+
+
+# The kind and size of "$1" (relative to the workspace root, which is the working directory), and its
+# target with every link resolved, so that the caller can refuse one that leads out of the workspace.
+_STAT = r"""
+printf '%s\0' "$(pwd)" "$(pwd -P)"
+if [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -e "$1" ]; then k=other; else k=missing; fi
+t=$(realpath -- "$1" 2>/dev/null || readlink -f -- "$1" 2>/dev/null)
+s=; [ "$k" = file ] && s=$(wc -c < "$1" | tr -d ' ')
+printf '%s\0' "$k" "$t" "$s"
+"""
+
+
+async def stat_path(client: OpenHandsClient, conversation: AppConversation, path: str) -> PathFacts:
+    head = f"set -- {shlex.quote(path)}\n"
+    records = await run_records(client, conversation, head, _STAT, await working_dir(client, conversation))
+    root, real_root, kind, target, size = (records + [""] * 5)[:5]
+    return PathFacts(root, real_root, kind, target, _number(size))
 
 
 async def old_text(client: OpenHandsClient, conversation: AppConversation, repo: Repository, path: str) -> str:

@@ -336,3 +336,30 @@ async def test_a_file_openhands_cannot_diff_is_noted_and_the_rest_shown(
     files = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"]}))
     assert files["a.txt"]["note"].startswith("diff unavailable: ") and "diff" not in files["a.txt"]
     assert files["b.txt"]["diff"].startswith("--- /dev/null\n+++ b/b.txt")
+
+
+async def test_read_file_refuses_links_out_of_the_workspace_and_neighbouring_sandboxes(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation()
+    root = fake.workspace(conv["sandbox_id"])
+    neighbour = root.parent / f"{root.name}-x"  # shares the root's name as a prefix
+    neighbour.mkdir()
+    (neighbour / "f").write_text("another sandbox's file\n")
+    fake.shell(
+        conv["sandbox_id"], f"echo mine > mine.txt && ln -s {neighbour}/f out && ln -s mine.txt in && ln -s .. up"
+    )
+    args = {"conversation_id": conv["id"]}
+    for path in (f"../{root.name}-x/f", f"{neighbour}/f"):
+        assert "outside the workspace" in await error_text(mcp_client, "read_file", args | {"path": path}), path
+    for path in ("out", f"up/{root.name}-x/f"):
+        text = await error_text(mcp_client, "read_file", args | {"path": path})
+        assert "a link to" in text and "outside the workspace" in text and "another" not in text, text
+    assert (await call(mcp_client, "read_file", args | {"path": "in"}))["text"] == "mine\n"
+
+
+async def test_read_file_checks_the_size_before_downloading(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, "head -c 11000000 /dev/zero | tr '\\0' 'x' > big.log")
+    text = await error_text(mcp_client, "read_file", {"conversation_id": conv["id"], "path": "big.log"})
+    assert "11000000 bytes" in text and "up to 10 MiB" in text
+    assert not [r for r in fake.requests if "/file/download" in r[1]], "refused before any download"
