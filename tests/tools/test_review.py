@@ -363,3 +363,16 @@ async def test_read_file_checks_the_size_before_downloading(fake: FakeOpenHands,
     text = await error_text(mcp_client, "read_file", {"conversation_id": conv["id"], "path": "big.log"})
     assert "11000000 bytes" in text and "up to 10 MiB" in text
     assert not [r for r in fake.requests if "/file/download" in r[1]], "refused before any download"
+
+
+async def test_file_links_are_percent_encoded_and_read_back(fake: FakeOpenHands, mcp_client: Client) -> None:
+    names = ["x#y.txt", "what?.txt", "100%.txt", "two words.txt", "café.txt"]
+    conv = fake.add_conversation()
+    for name in names:
+        (fake.workspace(conv["sandbox_id"]) / name).write_text(f"{name}\n")
+    result = await mcp_client.call_tool("get_changes", {"conversation_id": conv["id"], "diff": False})
+    links = {link.name: str(link.uri) for link in result.content if isinstance(link, ResourceLink)}
+    assert sorted(links) == sorted(names)
+    assert links["x#y.txt"].endswith("/files/x%23y.txt") and links["café.txt"].endswith("/files/caf%C3%A9.txt")
+    for name, uri in links.items():
+        assert (await mcp_client.read_resource(uri)).contents[0].text == f"{name}\n"  # type: ignore[union-attr]
