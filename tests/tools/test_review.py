@@ -376,3 +376,33 @@ async def test_file_links_are_percent_encoded_and_read_back(fake: FakeOpenHands,
     assert links["x#y.txt"].endswith("/files/x%23y.txt") and links["café.txt"].endswith("/files/caf%C3%A9.txt")
     for name, uri in links.items():
         assert (await mcp_client.read_resource(uri)).contents[0].text == f"{name}\n"  # type: ignore[union-attr]
+
+
+async def test_a_copy_and_a_move_of_one_file_make_one_move(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, f"git init -q r && cd r && echo same > old && {COMMIT} && cp old c1 && mv old c2")
+    files = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"]}))
+    assert sorted((p, f["status"], f.get("moved_from")) for p, f in files.items()) == [
+        ("c1", "moved", "old"),
+        ("c2", "added", None),
+    ], "only one of the two copies can pair with the deleted file"
+
+
+async def test_a_file_whose_diff_alone_exceeds_the_budget_is_shown_cut(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any
+) -> None:
+    conv = agent_did(fake, f"git init -q r && cd r && seq 1 150 > n.txt && {COMMIT} && seq 1000 1150 > n.txt")
+    small = settings.model_copy(update={"output_budget": 1_000})
+    async with Client(build_server(small, client_factory=client_factory)) as client:
+        changes = await call(client, "get_changes", {"conversation_id": conv["id"]})
+    assert changes["summary"] == "1 file changed, +151 -150"
+    assert "diff cut at" in files_of(changes)["n.txt"]["note"] and files_of(changes)["n.txt"]["diff"]
+
+
+async def test_repository_path_is_one_shell_word(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, "git init -q 'my repo' && echo x > 'my repo/a.txt'")
+    args = {"conversation_id": conv["id"], "diff": False}
+    assert list(files_of(await call(mcp_client, "get_changes", args | {"repository_path": "my repo"}))) == ["a.txt"]
+    for bad in ("x; touch pwned", "$(touch pwned)", "`touch pwned`"):
+        changes = await call(mcp_client, "get_changes", args | {"repository_path": bad})
+        assert changes["repositories"] == [], bad
+    assert not list(fake.workspace(conv["sandbox_id"]).rglob("pwned")), "nothing ran in the sandbox"
