@@ -6,12 +6,13 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient
+from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient, ServerError, Unavailable
 from .records import ChangedFile, Changes, FileText, RepositoryChanges
 from .review import ChangeStatus, FileChange, skip_reason, summary_line, unified_diff
-from .shaping import RECORD_OVERHEAD, encode_cursor, redact, window
-from .workspace import Repository, Workspace, changed_files, find_workspace, old_text, workspace_root
+from .shaping import RECORD_OVERHEAD, clip, encode_cursor, redact, window
+from .workspace import Repository, Workspace, changed_files, find_workspace, old_text, stat_path
 
+MAX_READ_BYTES = 10 * 2**20  # checked before the download: a file is read whole, then windowed
 NO_REPOSITORY = "No git repository in this conversation's workspace ({root})."
 
 
@@ -74,6 +75,8 @@ async def build_page(
     summary = summary_line(f.change for f in found)
     if not workspace.repositories:
         summary = NO_REPOSITORY.format(root=workspace.root)
+    if workspace.without_ref:
+        summary += f"; not compared, no ref {workspace.ref!r} in: {', '.join(workspace.without_ref)}"
     if review.path is not None:
         item = pick(workspace, found, review.path)
         record, more = await _file_record(client, conversation, item, review, asked=True, offset=start)
@@ -132,7 +135,12 @@ async def _file_record(
     record.note = skip_reason(change, asked)
     if record.note is not None:
         return record, None
-    text = redact(await _diff(client, conversation, item), review.secrets)
+    try:
+        text = redact(await _diff(client, conversation, item), review.secrets)
+    except (Unavailable, ServerError) as exc:
+        # One file OpenHands cannot diff (its diff route answers 502 for it) must not hide the others.
+        record.note = f"diff unavailable: {clip(exc.message, 300)}"
+        return record, None
     size = max(room if room is not None else review.budget, 500)
     record.diff, more = window(text, offset, size)
     if more is not None:
@@ -158,18 +166,27 @@ async def read_text(
     budget: int,
     secrets: tuple[str, ...],
 ) -> FileText:
-    """A text file of the workspace, windowed. A missing file, a directory or a binary file raises."""
-    root = await workspace_root(client, conversation)
-    absolute = posixpath.normpath(posixpath.join(root, path))
-    if absolute != root and not absolute.startswith(root.rstrip("/") + "/"):
-        raise InvalidRequest(f"{path} is outside the workspace ({root}); only its files can be read.", hint=_WHERE)
-    try:
-        data = await client.download_file(conversation, absolute)
-    except NotFound:
-        raise NotFound(f"There is no file {absolute} in the sandbox.", hint=_WHERE) from None
-    except InvalidRequest as exc:
-        what = "a directory" if "not a file" in exc.message else "not a readable path"
-        raise InvalidRequest(f"{absolute} is {what}, not a file.", hint=_WHERE) from None
+    """A text file of the workspace, windowed. A missing file, a directory, a binary or too large file,
+    and a path that leads out of the workspace (by `..` or through a symbolic link) raise."""
+    facts = await stat_path(client, conversation, posixpath.normpath(path))
+    absolute = posixpath.normpath(posixpath.join(facts.root, path))
+    if not _inside(absolute, facts.root):
+        raise InvalidRequest(f"{path} is outside the workspace ({facts.root}); only its files are read.", hint=_WHERE)
+    if facts.kind == "missing":
+        raise NotFound(f"There is no file {absolute} in the sandbox.", hint=_WHERE)
+    if facts.kind != "file":
+        what = "a directory" if facts.kind == "dir" else "not a regular file"
+        raise InvalidRequest(f"{absolute} is {what}, not a file.", hint=_WHERE)
+    if not _inside(facts.target, facts.real_root):
+        where = facts.target or "a path that cannot be resolved"
+        raise InvalidRequest(f"{absolute} is a link to {where}, outside the workspace; it is not read.", hint=_WHERE)
+    if facts.size is not None and facts.size > MAX_READ_BYTES:
+        raise InvalidRequest(
+            f"{absolute} has {facts.size} bytes; read_file reads files up to {MAX_READ_BYTES // 2**20} MiB.",
+            hint="Read a part of it in the sandbox instead, e.g. ask the agent for the lines you need.",
+        )
+    # The resolved target: a link swapped in after the check is not followed.
+    data = await _download(client, conversation, facts.target, absolute)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -178,6 +195,21 @@ async def read_text(
         raise InvalidRequest(f"{absolute} is a binary file of {len(data)} bytes; only text files can be read.", hint="")
     chunk, next_offset = window(redact(text, secrets), offset, budget)
     return FileText(path=absolute, size=len(data), text=chunk, next_offset=next_offset)
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether `path` is `root` or below it; a sibling that merely starts with root's name is not."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+async def _download(client: OpenHandsClient, conversation: AppConversation, target: str, absolute: str) -> bytes:
+    try:
+        return await client.download_file(conversation, target)
+    except NotFound:
+        raise NotFound(f"There is no file {absolute} in the sandbox.", hint=_WHERE) from None
+    except InvalidRequest as exc:
+        what = "a directory" if "not a file" in exc.message else "not a readable path"
+        raise InvalidRequest(f"{absolute} is {what}, not a file.", hint=_WHERE) from None
 
 
 _WHERE = "Paths are absolute, or relative to the workspace root; get_changes lists the changed files."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from mcp.server import MCPServer
@@ -18,6 +19,7 @@ from .runtime import Runtime
 
 RECENT = 50
 MAX_COMPLETIONS = 20
+COMPLETION_TTL = 5.0  # seconds a conversation's changed paths serve completions
 MAX_FILE_CHARS = 1_000_000  # a resource has no offset to read on with: a file is served whole up to this
 
 
@@ -89,6 +91,7 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         return _json([event_record(e, secrets).model_dump(exclude_none=True) for e in page.items])
 
     register_review_resources(server, rt)
+    recent = RecentPaths()
 
     @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]  # the SDK leaves this decorator untyped
     async def complete(
@@ -97,7 +100,7 @@ def register_resources(server: MCPServer[Any], rt: Runtime) -> None:
         context: CompletionContext | None,
     ) -> Completion | None:
         if argument.name == "path":
-            return await complete_path(rt, (context.arguments or {}) if context else {}, argument.value)
+            return await complete_path(rt, (context.arguments or {}) if context else {}, argument.value, recent)
         return await complete_id(rt, argument.name, argument.value)
 
 
@@ -128,17 +131,38 @@ def register_review_resources(server: MCPServer[Any], rt: Runtime) -> None:
         return text.text
 
 
-async def complete_path(rt: Runtime, arguments: dict[str, str], prefix: str) -> Completion:
+class RecentPaths:
+    """Each conversation's changed paths for a few seconds: a client asks for completions on every
+    keystroke, and each listing runs git in the sandbox. Keyed by caller too, so that one caller's
+    per-user OpenHands key never serves another caller the listing."""
+
+    def __init__(self, ttl: float = COMPLETION_TTL) -> None:
+        self._ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    async def get(self, rt: Runtime, conversation_id: str) -> list[str]:
+        key = (conversation_id, rt.client.caller())
+        hit = self._entries.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        found = await rt.client.get_conversation(conversation_id)
+        _, files = await list_changes(rt.client, found)
+        paths = [f.workspace_path for f in files if f.change.status != ChangeStatus.DELETED]
+        now = time.monotonic()
+        self._entries = {k: v for k, v in self._entries.items() if now - v[0] < self._ttl}
+        self._entries[key] = (now, paths)
+        return paths
+
+
+async def complete_path(rt: Runtime, arguments: dict[str, str], prefix: str, recent: RecentPaths) -> Completion:
     """Offer the changed files (from the workspace root) of the conversation named in the context."""
     conversation_id = arguments.get("conversation_id")
     if not conversation_id:
         return Completion(values=[])
     try:
-        found = await rt.client.get_conversation(conversation_id)
-        _, files = await list_changes(rt.client, found)
+        paths = await recent.get(rt, conversation_id)
     except OpenHandsError:
         return Completion(values=[])
-    paths = [f.workspace_path for f in files if f.change.status != ChangeStatus.DELETED]
     matches = [p for p in paths if p.startswith(prefix)]
     return Completion(values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import anyio
 import pytest
 
 from oh_mcp.openhands import InvalidRequest, OpenHandsClient, ServerError
@@ -76,7 +79,7 @@ async def test_many_changed_files_are_inspected_in_batches(fake: FakeOpenHands, 
     before = len(fake.commands)
     changes = await changed_files(oh, conversation, ws, ws.repositories[1])
     assert len(changes) == 201 and all(c.added == 1 for c in changes)
-    assert len(fake.commands) - before == 2
+    assert len(fake.commands) - before == 3, "one listing, then two batches of facts"
 
 
 async def test_a_failing_command_is_an_error_without_the_sandbox_key(fake: FakeOpenHands, oh: OpenHandsClient) -> None:
@@ -92,3 +95,38 @@ async def test_a_failing_command_is_an_error_without_the_sandbox_key(fake: FakeO
     with pytest.raises(ServerError) as caught:
         await find_workspace(oh, conversation)
     assert key not in caught.value.message and "exit 2" in caught.value.message
+
+
+async def test_a_same_size_rewrite_in_the_second_of_the_commit_is_counted(
+    fake: FakeOpenHands, oh: OpenHandsClient
+) -> None:
+    """Git trusts a file's size and times to the second unless the index file is as new as the entry: the
+    throwaway index must keep the real one's age, or a rewrite in the commit's second counts as unchanged."""
+    script = "git init -q r && cd r && echo old > a.txt && git add . && git commit -qm base && echo new > a.txt"
+    for _ in range(5):  # the commit and the rewrite must fall in one second
+        conv = fake.add_conversation()
+        fake.shell(conv["sandbox_id"], script)
+        repo = fake.workspace(conv["sandbox_id"]) / "r"
+        second = int((repo / ".git" / "index").stat().st_mtime)
+        if int((repo / "a.txt").stat().st_ctime) == second:
+            break
+    await anyio.sleep(max(0.0, second + 1.1 - time.time()))  # the copy is made in a later second
+    conversation = await oh.get_conversation(conv["id"])
+    ws = await find_workspace(oh, conversation, only="r")
+    [change] = await changed_files(oh, conversation, ws, ws.repositories[0])
+    assert (change.path, change.added, change.removed) == ("a.txt", 1, 1)
+
+
+async def test_directories_named_like_options_or_with_a_newline_are_repositories_as_named(
+    fake: FakeOpenHands, oh: OpenHandsClient
+) -> None:
+    conv = fake.add_conversation()
+    fake.shell(conv["sandbox_id"], 'for d in -P \'a\nrepo\' -; do git init -q -- "$d" && echo x > "$d/f.txt"; done')
+    conversation = await oh.get_conversation(conv["id"])
+    ws = await find_workspace(oh, conversation)
+    root = str(fake.workspace(conv["sandbox_id"]))
+    assert sorted((r.name, r.path) for r in ws.repositories) == sorted(
+        [(".", root), ("-", f"{root}/-"), ("-P", f"{root}/-P"), ("a\nrepo", f"{root}/a\nrepo")]
+    )
+    for repo in ws.repositories[1:]:
+        assert [c.path for c in await changed_files(oh, conversation, ws, repo)] == ["f.txt"], repo.name

@@ -4,6 +4,7 @@ the translation of failures into `errors.py`'s tree. Knows no route."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -88,6 +89,11 @@ class Transport:
         if override:
             return override  # the caller's: the hosting layer masks it in that caller's results
         return self._api_key.get_secret_value() if self._api_key else None
+
+    def caller(self) -> str:
+        """Whom the calls are made for, without the key itself: a digest of the key in effect (the
+        caller's own, when a per-user key applies, else the configured one). For per-caller caches."""
+        return hashlib.sha256((self._key() or "").encode()).hexdigest()[:32]
 
     def _auth_headers(self) -> dict[str, str]:
         key = self._key()

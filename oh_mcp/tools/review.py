@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from typing import Annotated
+from urllib.parse import quote
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink
@@ -74,7 +75,8 @@ async def get_changes(
 
 
 def _link(conversation_id: str, path: str, status: str) -> ResourceLink:
-    uri = f"openhands://conversations/{conversation_id}/files/{path}"
+    # Percent-encoded: a "#" or "?" in a name would end the path, a "%" start an escape; reading decodes.
+    uri = f"openhands://conversations/{conversation_id}/files/{quote(path, safe='/')}"
     return ResourceLink(type="resource_link", name=path, uri=uri, description=f"{status} by the agent")
 
 

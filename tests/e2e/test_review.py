@@ -13,7 +13,7 @@ from mcp.types import ResourceLink
 
 from .harness import AppServer, Journey, oh_mcp_params, text_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(900)]  # as the other e2e modules
 
 REVIEW_TIMEOUT = 300
 GIT = "git -c user.name=e2e -c user.email=e2e@example.com"
@@ -81,4 +81,50 @@ async def test_get_changes_and_read_file_show_what_the_agent_did(app_server: App
             await j.ok("pause_sandbox", {"sandbox_id": sandbox_id})
             reread = await j.ok("read_file", {"conversation_id": conv_id, "path": "repo/b.txt", "auto_resume": True})
             assert reread["text"] == "new\n"
+            await j.call("delete_conversation", {"conversation_id": conv_id})
+
+
+ODD_SCRIPT = "\n".join(
+    [
+        "Change two files whose names git quotes.",
+        "RUN: (git init -q odd && cd odd && printf 'old\\n' > café.py && printf 'old\\n' > 'two words.txt'"
+        f" && git add . && {GIT} commit -qm base && printf 'new\\n' > café.py && printf 'new\\n' > 'two words.txt')"
+        " && echo edited",
+        "SAY: Edited café.py and two words.txt.",
+    ]
+)
+ODD_NAMES = ("café.py", "two words.txt")
+
+
+async def test_names_git_quotes_are_reviewed_like_any_other(app_server: AppServer) -> None:
+    """OpenHands' own listing loses such names (it splits git's lines at whitespace and keeps the
+    quoted form "caf\\303\\251.py"): oh-mcp must list, diff, link and read them all the same."""
+    with anyio.fail_after(REVIEW_TIMEOUT):
+        async with Client(oh_mcp_params(app_server)) as client:
+            j = Journey(client)
+            started = await j.ok("start_conversation", {"message": ODD_SCRIPT, "timeout_seconds": 120})
+            assert started["status"] == "READY", started
+            conv_id = started["conversation_id"]
+            answer = await j.ok("wait_for_agent", {"conversation_id": conv_id, "timeout_seconds": 90})
+            assert answer["settled"] and "two words.txt" in (answer["final_response"] or ""), answer
+
+            result = await j.call("get_changes", {"conversation_id": conv_id})
+            assert not result.is_error, text_of(result)
+            changes = result.structured_content or {}
+            if changes.get("summary") != "2 files changed, +2 -2":  # show what the agent's command did
+                events = await j.call("get_conversation_events", {"conversation_id": conv_id})
+                raise AssertionError(f"{changes}\n{text_of(events)}")
+            [repo] = changes["repositories"]
+            assert repo["path"].endswith("/odd") and repo["compared_with"] == "HEAD", repo
+            files = files_of(changes)
+            assert sorted(files) == sorted(ODD_NAMES), files
+            for name in ODD_NAMES:
+                assert files[name]["diff"] == f"--- a/{name}\n+++ b/{name}\n@@ -1 +1 @@\n-old\n+new", files[name]
+                read = await j.ok("read_file", {"conversation_id": conv_id, "path": f"odd/{name}"})
+                assert read["text"] == "new\n", read
+            links = [str(c.uri) for c in result.content if isinstance(c, ResourceLink)]
+            base = f"openhands://conversations/{conv_id}/files/odd/"
+            assert links == [base + "caf%C3%A9.py", base + "two%20words.txt"], links
+            for uri in links:
+                assert (await client.read_resource(uri)).contents[0].text == "new\n"  # type: ignore[union-attr]
             await j.call("delete_conversation", {"conversation_id": conv_id})

@@ -8,6 +8,9 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
+from oh_mcp import Settings
+from oh_mcp.resources import RecentPaths, complete_path
+from oh_mcp.runtime import Runtime, client_for
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
@@ -97,3 +100,24 @@ async def test_prompts_guide_the_workflow(mcp_client: Client) -> None:
     assert "fix bug 12" in text and "start_conversation" in text and "acme/app" in text
     review = await mcp_client.get_prompt("review_conversation", {"conversation_id": "abc"})
     assert "get_conversation_events" in review.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_path_completion_lists_once_per_conversation_and_caller(fake: FakeOpenHands, settings: Settings) -> None:
+    """Completion comes on every keystroke: the listing is reused for a few seconds, but never across
+    callers with different OpenHands keys."""
+    conv = fake.add_conversation()
+    fake.shell(conv["sandbox_id"], "echo x > a.txt && echo y > b.txt")
+    user = {"key": "user-one-key"}
+    rt = Runtime(settings, client_factory=lambda s: client_for(s, key_provider=lambda: user["key"]))
+    recent = RecentPaths()
+    async with rt.lifespan(None):
+        before = len(fake.commands)
+        listed = []
+        for typed in ("", "a", "b"):
+            completed = await complete_path(rt, {"conversation_id": conv["id"]}, typed, recent)
+            assert completed.values == [p for p in ("a.txt", "b.txt") if p.startswith(typed)]
+            listed.append(len(fake.commands))
+        assert before < listed[0] == listed[1] == listed[2], "later keystrokes are served from the cache"
+        user["key"] = "user-two-key"
+        await complete_path(rt, {"conversation_id": conv["id"]}, "a", recent)
+        assert len(fake.commands) > listed[2], "another caller's key lists anew"

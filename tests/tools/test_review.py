@@ -289,3 +289,120 @@ async def test_a_clone_compares_with_its_remote_branch_so_commits_count(
     files = files_of(changes)
     assert {p: f["status"] for p, f in files.items()} == {"app.py": "updated", "t.py": "added"}
     assert files["app.py"]["diff"].endswith("-v1\n+v2")
+
+
+# Names git quotes in its line-based listings ("caf\303\251.py"), and one it cannot list on a line at all.
+ODD_NAMES = ["café.py", "two words.txt", 'say "hi".txt', "back\\slash.txt", "tab\there.txt", "new\nline.txt"]
+
+
+async def test_files_with_names_git_quotes_are_listed_diffed_and_read(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = fake.add_conversation()
+    repo = fake.workspace(conv["sandbox_id"]) / "repo"
+    repo.mkdir()
+    for name in ODD_NAMES:
+        (repo / name).write_text("old\n")
+    fake.shell(conv["sandbox_id"], f"cd repo && git init -q && {COMMIT}")
+    for name in ODD_NAMES:
+        (repo / name).write_text("new\n")
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"]})
+    assert changes["summary"] == "6 files changed, +6 -6", changes
+    files = files_of(changes)
+    assert sorted(files) == sorted(ODD_NAMES)
+    for name in ODD_NAMES:
+        assert files[name]["diff"] == f"--- a/{name}\n+++ b/{name}\n@@ -1 +1 @@\n-old\n+new", name
+        read = await call(mcp_client, "read_file", {"conversation_id": conv["id"], "path": f"repo/{name}"})
+        assert read["text"] == "new\n"
+    listed = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "diff": False}))
+    assert all((f["added"], f["removed"]) == (1, 1) for f in listed.values()), listed
+
+
+async def test_a_ref_missing_from_some_repositories_names_them(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(
+        fake,
+        f"git init -q a && cd a && echo 1 > x.txt && {COMMIT} && git tag v1 && echo 2 > x.txt && cd .. && "
+        f"git init -q b && cd b && echo 1 > y.txt && {COMMIT} && echo 2 > y.txt",
+    )
+    changes = await call(mcp_client, "get_changes", {"conversation_id": conv["id"], "ref": "v1", "diff": False})
+    assert list(files_of(changes)) == ["x.txt"]
+    root = str(fake.workspace(conv["sandbox_id"]))
+    assert changes["summary"] == f"1 file changed, +1 -1; not compared, no ref 'v1' in: {root}, {root}/b", changes
+
+
+async def test_a_file_openhands_cannot_diff_is_noted_and_the_rest_shown(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = agent_did(fake, REPO)
+    fake.inject("GET", r"/git/diff$", 502, {"detail": "Agent server error: 400"}, times=2)  # a.txt's, retried
+    files = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"]}))
+    assert files["a.txt"]["note"].startswith("diff unavailable: ") and "diff" not in files["a.txt"]
+    assert files["b.txt"]["diff"].startswith("--- /dev/null\n+++ b/b.txt")
+
+
+async def test_read_file_refuses_links_out_of_the_workspace_and_neighbouring_sandboxes(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    conv = fake.add_conversation()
+    root = fake.workspace(conv["sandbox_id"])
+    neighbour = root.parent / f"{root.name}-x"  # shares the root's name as a prefix
+    neighbour.mkdir()
+    (neighbour / "f").write_text("another sandbox's file\n")
+    fake.shell(
+        conv["sandbox_id"], f"echo mine > mine.txt && ln -s {neighbour}/f out && ln -s mine.txt in && ln -s .. up"
+    )
+    args = {"conversation_id": conv["id"]}
+    for path in (f"../{root.name}-x/f", f"{neighbour}/f"):
+        assert "outside the workspace" in await error_text(mcp_client, "read_file", args | {"path": path}), path
+    for path in ("out", f"up/{root.name}-x/f"):
+        text = await error_text(mcp_client, "read_file", args | {"path": path})
+        assert "a link to" in text and "outside the workspace" in text and "another" not in text, text
+    assert (await call(mcp_client, "read_file", args | {"path": "in"}))["text"] == "mine\n"
+
+
+async def test_read_file_checks_the_size_before_downloading(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, "head -c 11000000 /dev/zero | tr '\\0' 'x' > big.log")
+    text = await error_text(mcp_client, "read_file", {"conversation_id": conv["id"], "path": "big.log"})
+    assert "11000000 bytes" in text and "up to 10 MiB" in text
+    assert not [r for r in fake.requests if "/file/download" in r[1]], "refused before any download"
+
+
+async def test_file_links_are_percent_encoded_and_read_back(fake: FakeOpenHands, mcp_client: Client) -> None:
+    names = ["x#y.txt", "what?.txt", "100%.txt", "two words.txt", "café.txt"]
+    conv = fake.add_conversation()
+    for name in names:
+        (fake.workspace(conv["sandbox_id"]) / name).write_text(f"{name}\n")
+    result = await mcp_client.call_tool("get_changes", {"conversation_id": conv["id"], "diff": False})
+    links = {link.name: str(link.uri) for link in result.content if isinstance(link, ResourceLink)}
+    assert sorted(links) == sorted(names)
+    assert links["x#y.txt"].endswith("/files/x%23y.txt") and links["café.txt"].endswith("/files/caf%C3%A9.txt")
+    for name, uri in links.items():
+        assert (await mcp_client.read_resource(uri)).contents[0].text == f"{name}\n"  # type: ignore[union-attr]
+
+
+async def test_a_copy_and_a_move_of_one_file_make_one_move(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, f"git init -q r && cd r && echo same > old && {COMMIT} && cp old c1 && mv old c2")
+    files = files_of(await call(mcp_client, "get_changes", {"conversation_id": conv["id"]}))
+    assert sorted((p, f["status"], f.get("moved_from")) for p, f in files.items()) == [
+        ("c1", "moved", "old"),
+        ("c2", "added", None),
+    ], "only one of the two copies can pair with the deleted file"
+
+
+async def test_a_file_whose_diff_alone_exceeds_the_budget_is_shown_cut(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any
+) -> None:
+    conv = agent_did(fake, f"git init -q r && cd r && seq 1 150 > n.txt && {COMMIT} && seq 1000 1150 > n.txt")
+    small = settings.model_copy(update={"output_budget": 1_000})
+    async with Client(build_server(small, client_factory=client_factory)) as client:
+        changes = await call(client, "get_changes", {"conversation_id": conv["id"]})
+    assert changes["summary"] == "1 file changed, +151 -150"
+    assert "diff cut at" in files_of(changes)["n.txt"]["note"] and files_of(changes)["n.txt"]["diff"]
+
+
+async def test_repository_path_is_one_shell_word(fake: FakeOpenHands, mcp_client: Client) -> None:
+    conv = agent_did(fake, "git init -q 'my repo' && echo x > 'my repo/a.txt'")
+    args = {"conversation_id": conv["id"], "diff": False}
+    assert list(files_of(await call(mcp_client, "get_changes", args | {"repository_path": "my repo"}))) == ["a.txt"]
+    for bad in ("x; touch pwned", "$(touch pwned)", "`touch pwned`"):
+        changes = await call(mcp_client, "get_changes", args | {"repository_path": bad})
+        assert changes["repositories"] == [], bad
+    assert not list(fake.workspace(conv["sandbox_id"]).rglob("pwned")), "nothing ran in the sandbox"
