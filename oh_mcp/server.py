@@ -23,6 +23,7 @@ from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
 from .tools import TOOLSETS
 from .tools.arguments import ArgumentErrors
+from .tools.local import register_patch_resource
 
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
@@ -101,5 +102,6 @@ def build_server(
     server.middleware.extend([ScrubOutbound(), ArgumentErrors(server)])
     install_log_redaction()
     register_resources(server, rt)
+    register_patch_resource(server, rt)
     register_prompts(server)
     return server
