@@ -69,22 +69,13 @@ class ConversationList(BaseModel):
     next_page_id: NextPageId = None
 
 
-class LocalSent(BaseModel):
-    """What start_conversation(local_path) sent: the local repository, now a repository in the sandbox."""
-
-    repository: str = Field(description="Its folder in the sandbox.")
-    files: int
-    bytes: int
-    left_out: list[str] = Field(default_factory=list, description="Files not sent, with the reason.")
-
-
 class StartResult(BaseModel):
     status: str = Field(description="READY when the agent is running; otherwise the start task's current status.")
     conversation_id: str | None = None
     task_id: str
     sandbox_id: str | None = None
     detail: str | None = None
-    local: LocalSent | None = None
+    local: str | None = Field(default=None, description="What local_path sent: files, bytes, what was left out.")
     next_step: str
 
 
@@ -305,23 +296,12 @@ class RepositoryChanges(BaseModel):
     files: list[ChangedFile]
 
 
-class PatchText(BaseModel):
-    """get_changes(format="patch"): one git patch (git apply, apply_changes) of a repository's changes."""
-
-    repository: str
-    base: str = Field(description="The commit it applies to.")
-    compared_with: str
-    files: list[str]
-    bytes: int
-    text: str | None = None
-    base64: str | None = Field(default=None, description="The patch, when it is not UTF-8 text.")
-
-
 class Changes(BaseModel):
     conversation_id: str
     summary: str = Field(description='E.g. "3 files changed, +40 -12", over all pages.')
     repositories: list[RepositoryChanges]
-    patch: PatchText | None = None
+    patch: str | None = Field(default=None, description='format="patch": the git patch (or a window of it).')
+    patch_base64: str | None = None
     next_page_id: NextPageId = None
 
 

@@ -33,7 +33,7 @@ from ..openhands import (
     WaitTimedOut,
     titles,
 )
-from ..records import Changes, LocalSent, PatchText, StartResult
+from ..records import Changes, StartResult
 from ..runtime import Runtime
 from ..shaping import encode_cursor, redact, window
 from .params import ConversationId
@@ -178,38 +178,30 @@ async def _finish_later(
 
 
 def _result(task: StartTask, snap: Snapshot, repository: str | None, step: str) -> StartResult:
-    sent = LocalSent(repository=repository or "(not yet)", files=snap.files, bytes=snap.size, left_out=snap.left_out)
+    where = f" into {repository}" if repository else ""
     return StartResult(
         status=str(task.status),
         conversation_id=task.app_conversation_id,
         task_id=task.id,
         sandbox_id=task.sandbox_id,
         detail=task.detail,
-        local=sent,
-        next_step=f"{snap.summary()}. {step}",
+        local=f"{snap.summary()}{where}",
+        next_step=step,
     )
 
 
 # ---- get_changes(format="patch") and the patch resource ---------------------------------------
 
 
-def patch_record(patch: Patch, secrets: tuple[str, ...], offset: int, budget: int) -> tuple[PatchText, int | None]:
-    files = re.findall(r"^diff --git a/.* b/(.*)$", patch.data.decode("utf-8", "replace"), flags=re.M)
-    record = PatchText(
-        repository=patch.repository,
-        base=patch.base,
-        compared_with=patch.compared_with,
-        files=files,
-        bytes=len(patch.data),
-    )
+def patch_window(patch: Patch, secrets: tuple[str, ...], offset: int, budget: int) -> tuple[str, bool, int | None]:
+    """A window of the patch as text (secrets masked), or of its base64 when it is not UTF-8:
+    (the window, whether it is base64, where the next window starts)."""
     try:
-        text = patch.data.decode("utf-8")
+        text, encoded = redact(patch.data.decode("utf-8"), secrets), False
     except UnicodeDecodeError:
-        encoded = base64.b64encode(patch.data).decode()
-        record.base64, more = window(encoded, offset, budget)
-        return record, more
-    record.text, more = window(redact(text, secrets), offset, budget)
-    return record, more
+        text, encoded = base64.b64encode(patch.data).decode(), True
+    chunk, more = window(text, offset, budget)
+    return chunk, encoded, more
 
 
 async def patch_changes(
@@ -218,19 +210,28 @@ async def patch_changes(
     rt = runtime(ctx)
     conversation = await _running(ctx, conversation_id, auto_resume, "its changes cannot be read")
     patch = await agent_patch(rt.client, conversation, repository_path)
-    record, more = patch_record(patch, rt.client.secrets_for(conversation), offset, rt.settings.output_budget)
-    summary = f"{len(record.files)} files changed, a patch of {record.bytes:,} bytes against {patch.compared_with}"
+    chunk, encoded, more = patch_window(patch, rt.client.secrets_for(conversation), offset, rt.settings.output_budget)
+    files = re.findall(r"^diff --git a/.* b/(.*)$", patch.data.decode("utf-8", "replace"), flags=re.M)
+    summary = (
+        f"{len(files)} files changed in {patch.repository} ({', '.join(files[:20])}): a patch of {len(patch.data):,} "
+        f"bytes against {patch.compared_with} (commit {patch.base})"
+    )
     if more is not None:
         summary += f"; cut at character {more}: call again with page_id to read on"
-    cursor = encode_cursor(None, more) if more is not None else None
-    return Changes(conversation_id=conversation.id, summary=summary, repositories=[], patch=record, next_page_id=cursor)
+    return Changes(
+        conversation_id=conversation.id,
+        summary=summary,
+        repositories=[],
+        patch=None if encoded else chunk,
+        patch_base64=chunk if encoded else None,
+        next_page_id=encode_cursor(None, more) if more is not None else None,
+    )
 
 
 # ---- apply_changes ----------------------------------------------------------------------------
 
 
 class AppliedChanges(BaseModel):
-    conversation_id: str
     local_path: str
     files: list[str] = Field(description="Each changed file with what happened to it.")
     merged: list[str] = Field(default_factory=list, description="Merged three-way with your edits.")
@@ -246,8 +247,8 @@ class AppliedChanges(BaseModel):
     meta={"anthropic/requiresUserInteraction": True},
 )
 async def apply_changes(ctx: Ctx, conversation_id: ConversationId, local_path: LocalPath) -> AppliedChanges:
-    """Apply the agent's changes to a local checkout as uncommitted edits: all or nothing, never over a local
-    edit it cannot merge. Returns the files and the command to undo it."""
+    """Apply the agent's changes to a local checkout as uncommitted edits, all or nothing, never over a local
+    edit it cannot merge. Returns the files and an undo command."""
     rt = runtime(ctx)
     top = await local_checkout(ctx, local_path)
     conversation = await _running(ctx, conversation_id, True, "its changes cannot be read")
@@ -259,7 +260,6 @@ async def apply_changes(ctx: Ctx, conversation_id: ConversationId, local_path: L
     except GitError as exc:
         raise ToolError(f"git could not apply the patch to {top}: {exc} Nothing was written.") from None
     return AppliedChanges(
-        conversation_id=conversation.id,
         local_path=str(top),
         files=[f"{path} ({what})" for path, what in applied.files],
         merged=applied.merged,

@@ -82,7 +82,8 @@ async def start(client: Client, local_path: str, **extra: Any) -> dict[str, Any]
 
 
 def sandbox_repo(fake: FakeOpenHands, result: dict[str, Any]) -> Path:
-    return Path(result["local"]["repository"])
+    """The repository's folder in the sandbox, which start_conversation names (last in `local`)."""
+    return Path(result["local"].rsplit(" into ", 1)[1])
 
 
 async def test_the_sandbox_gets_the_work_and_not_what_git_ignores(
@@ -96,7 +97,7 @@ async def test_the_sandbox_gets_the_work_and_not_what_git_ignores(
     assert remote.name == "work" and remote.parent == fake.workspace(result["sandbox_id"])
     sent = tree(remote)
     assert ".env" not in sent and not any(p.startswith("build/") for p in sent), "ignored files never leave"
-    assert "image.bin" not in sent and any(p.startswith("image.bin (binary)") for p in result["local"]["left_out"])
+    assert "image.bin" not in sent and "left out: image.bin (binary)" in result["local"]
     expected = {p: b for p, b in tree(local).items() if p not in (".env", "build/out.o", "image.bin")}
     assert sent == expected, "every other file, a link as a link (never followed out of the repository)"
     assert sent["link-out"] == b"/etc/hostname" and sent["tracked.bin"] == b"x\0y"
@@ -104,7 +105,7 @@ async def test_the_sandbox_gets_the_work_and_not_what_git_ignores(
     assert sh(remote, "git rev-list --count HEAD").strip() == "1", "no history beyond the base"
     assert status(remote) == [s for s in before if "image.bin" not in s], "the person's changes stay uncommitted"
     assert status(local) == before, "the local index and working tree are untouched"
-    assert result["local"]["files"] == len(expected)
+    assert result["local"].startswith(f"sending {len(expected)} files, ")
     [delivered] = fake.deliveries
     assert delivered["text"].startswith("Fix it") and str(remote) in delivered["text"], "sent after the upload"
 
@@ -115,11 +116,11 @@ async def test_get_changes_patch_holds_only_the_agents_work(fake: FakeOpenHands,
     sh(remote, "printf 'one\\nTWO\\nthree\\nmine\\n' > a.txt && printf 'added\\n' > added.txt && rm stay.txt")
     changes = await call(client, "get_changes", {"conversation_id": result["conversation_id"], "format": "patch"})
     patch = changes["patch"]
-    assert sorted(patch["files"]) == ["a.txt", "added.txt", "stay.txt"], "not the person's own changes"
-    assert patch["compared_with"] == "what was sent from the local checkout"
-    assert "-two\n+TWO" in patch["text"] and "new ü.txt" not in patch["text"]
+    assert "3 files changed" in changes["summary"] and "(a.txt, added.txt, stay.txt)" in changes["summary"]
+    assert "against what was sent from the local checkout" in changes["summary"]
+    assert "-two\n+TWO" in patch and "new ü.txt" not in patch, "not the person's own changes"
     resource = await client.read_resource(f"openhands://conversations/{result['conversation_id']}/patch")
-    assert resource.contents[0].text == patch["text"]  # type: ignore[union-attr]
+    assert resource.contents[0].text == patch  # type: ignore[union-attr]
 
 
 async def test_apply_changes_brings_the_work_home_once(fake: FakeOpenHands, client: Client, home: Path) -> None:
@@ -209,3 +210,10 @@ async def test_a_repository_without_commits_or_on_a_detached_head_is_sent(
     sh(home / "work", "git checkout -q --detach HEAD~1 -- 2>/dev/null || git checkout -q --detach HEAD~1")
     detached = await start(client, str(home / "work"))
     assert sh(sandbox_repo(fake, detached), "git branch --show-current").strip() == "oh-mcp-work"
+
+
+async def test_the_assistant_is_told_when_to_send_a_local_checkout(client: Client) -> None:
+    got = await client.get_prompt("delegate_task", {"task": "fix bug 12", "local_path": "/src/app"})
+    text = got.messages[0].content.text  # type: ignore[union-attr]
+    assert "local_path='/src/app'" in text and "apply_changes" in text and "hosted owner/repo" in text
+    assert "apply_changes brings it into their checkout" in (client.instructions or "")
