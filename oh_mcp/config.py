@@ -100,6 +100,20 @@ OPTIONS: tuple[Option, ...] = (
         "allowed_origins", "--allowed-origins", "OH_MCP_ALLOWED_ORIGINS", "Comma list of Origins to accept.", "list"
     ),
     Option("public_url", "--public-url", "OH_MCP_PUBLIC_URL", "URL clients reach this server at (auth metadata)."),
+    Option(
+        "local_roots",
+        "--local-roots",
+        "OH_MCP_LOCAL_ROOTS",
+        "Comma list of folders local_path may name when the client declares no roots; over HTTP, enables it.",
+        "list",
+    ),
+    Option(
+        "local_max_bytes",
+        "--local-max-bytes",
+        "OH_MCP_LOCAL_MAX_BYTES",
+        "Most bytes of a local repository start_conversation(local_path) sends.",
+        "int",
+    ),
 )
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -134,6 +148,8 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     public_url: str | None = None
+    local_roots: tuple[str, ...] = ()
+    local_max_bytes: int = Field(default=100_000_000, ge=1, le=10_000_000_000)
     poll_interval: float = Field(default=1.0, gt=0, le=30)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -202,6 +218,12 @@ class Settings(BaseModel):
     def call_budget(self) -> float:
         """Longest one tool call may take beyond its own wait: a few upstream requests' worth."""
         return 3 * self.timeout + 5
+
+    @property
+    def local_enabled(self) -> bool:
+        """Local paths name the machine oh-mcp runs on: its own user's over stdio, and over HTTP only
+        where the operator named the folders."""
+        return not self.read_only and (self.transport == "stdio" or bool(self.local_roots))
 
     def source_of(self, field: str) -> str:
         return self.sources.get(field, "default")

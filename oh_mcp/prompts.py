@@ -13,19 +13,33 @@ def register_prompts(server: MCPServer[Any]) -> None:
     def delegate_task(
         task: Annotated[str, Field(description="What the agent should do.")],
         repository: Annotated[str | None, Field(description="owner/repo to work in, if any.")] = None,
+        local_path: Annotated[str | None, Field(description="Your local checkout to work on, if any.")] = None,
     ) -> str:
         """Hand a coding task to an OpenHands agent and report its result."""
-        where = f" in the repository {repository}" if repository else ""
+        where = (
+            f" in the repository {repository}" if repository else f" on the checkout {local_path}" if local_path else ""
+        )
+        how = (
+            f" and repository={repository!r}" if repository else f" and local_path={local_path!r}" if local_path else ""
+        )
+        home = (
+            "5. Show the changes with get_changes; once the person agrees, apply_changes with the same local_path "
+            "brings them into the checkout as uncommitted edits.\n"
+            if local_path
+            else ""
+        )
         return (
             f"Delegate this task to OpenHands{where}:\n\n{task}\n\n"
-            "1. Call start_conversation with the task as the message"
-            + (f" and repository={repository!r}" if repository else "")
+            "Where to work: local_path is the repository the person has open on this machine (their uncommitted "
+            "edits go too; the agent's work comes back with get_changes, then apply_changes); repository is a "
+            "hosted owner/repo that OpenHands clones.\n"
+            f"1. Call start_conversation with the task as the message{how}"
             + ".\n2. Call wait_for_agent with the conversation_id until settled is true "
             "(call it again while the agent is still running).\n"
             "3. Report the final_response. If the agent asks a question or needs confirmation, "
             "answer with send_message and wait again.\n"
-            "4. If something failed, read get_conversation_events to see why."
-        )
+            "4. If something failed, read get_conversation_events to see why.\n" + home
+        ).rstrip("\n")
 
     @server.prompt(title="Review an OpenHands conversation")
     def review_conversation(

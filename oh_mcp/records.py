@@ -75,6 +75,7 @@ class StartResult(BaseModel):
     task_id: str
     sandbox_id: str | None = None
     detail: str | None = None
+    local: str | None = Field(default=None, description="What local_path sent: files, bytes, what was left out.")
     next_step: str
 
 
@@ -304,6 +305,8 @@ class Changes(BaseModel):
     conversation_id: str
     summary: str = Field(description='E.g. "3 files changed, +40 -12", over all pages.')
     repositories: list[RepositoryChanges]
+    patch: str | None = Field(default=None, description='format="patch": the git patch (or a window of it).')
+    patch_base64: str | None = None
     next_page_id: NextPageId = None
 
 

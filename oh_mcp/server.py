@@ -23,12 +23,15 @@ from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
 from .tools import TOOLSETS
 from .tools.arguments import ArgumentErrors
+from .tools.local import register_patch_resource
 
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "
     "start_conversation, follow it with wait_for_agent, talk to the agent with send_message. "
     "Waits (timeout_seconds, 45 by default) should stay under the client's timeout, often 60 s; when one "
-    "says the work is still going, call it again."
+    "says the work is still going, call it again. Where the work is: local_path for the repository the person "
+    "has open on this machine (their uncommitted edits included), repository for a hosted owner/repo; after a "
+    "local_path start, get_changes shows the agent's work and apply_changes brings it into their checkout."
 )
 
 
@@ -101,5 +104,6 @@ def build_server(
     server.middleware.extend([ScrubOutbound(), ArgumentErrors(server)])
     install_log_redaction()
     register_resources(server, rt)
+    register_patch_resource(server, rt)
     register_prompts(server)
     return server

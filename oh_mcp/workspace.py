@@ -168,6 +168,11 @@ async def run_records(
     return records[:-1] if records[-1:] == [""] else records  # every record ends with NUL, the last one too
 
 
+async def workspace_root(client: OpenHandsClient, conversation: AppConversation) -> str:
+    """The workspace root's absolute path in the sandbox."""
+    return (await _run(client, conversation, "pwd", await working_dir(client, conversation))).strip()
+
+
 async def find_workspace(
     client: OpenHandsClient, conversation: AppConversation, *, ref: str | None = None, only: str | None = None
 ) -> Workspace:

@@ -59,6 +59,8 @@ ROUTE_ERRORS: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/conversations/{conversation_id}/events/respond_to_confirmation"): frozenset({502, 503}),
     ("GET", "/api/file/download"): frozenset({400, 404, 502, 503}),  # not a file / not absolute; missing
     ("POST", "/api/bash/execute_bash_command"): frozenset({502, 503}),
+    ("POST", "/api/file/upload"): frozenset({400, 502, 503}),  # a relative path
+    ("GET", "/api/file/archive"): frozenset({400, 404, 502, 503}),  # not a repository, an unknown base_ref
     ("GET", "/api/conversations/{conversation_id}/agent_final_response"): frozenset({502, 503}),
     ("PATCH", "/api/conversations/{conversation_id}"): frozenset({502, 503}),
 }
@@ -182,7 +184,10 @@ class OpenAPIContract:
                 continue
             for value in values:
                 self._check_param(pointer, value, f"{what}: query {name}")
-        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        declared_bodies = operation.get("requestBody", {}).get("content", {})
+        if "multipart/form-data" in declared_bodies:
+            return  # an upload: its parts are files, not JSON
+        content = declared_bodies.get("application/json")
         if content is None:
             if body is not None:
                 raise ContractViolation(f"{what}: takes no JSON body")
@@ -248,6 +253,7 @@ def contract_event_hooks(
     async def on_request(request: httpx.Request) -> None:
         path = api_path(request.url.path)
         if check_requests and path is not None:
+            await request.aread()  # an upload's multipart body is a stream until read
             query = _query(request.url.params.multi_items())
             contract.record("request", contract.validate_request, request.method, path, query, _body(request.content))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -27,9 +28,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def settings_(settings: Settings) -> Settings:
-    """The shared settings, under a name that does not shadow hypothesis' `settings`."""
-    return settings
+def settings_(settings: Settings, tmp_path: Path) -> Settings:
+    """The shared settings, under a name that does not shadow hypothesis' `settings`; local paths may
+    name only an empty folder, so no drawn path reaches a real checkout."""
+    return settings.model_copy(update={"local_roots": (str(tmp_path),)})
 
 
 NASTY_STRINGS = [
@@ -67,6 +69,7 @@ TOOLS = [
         [
             "message",
             "repository",
+            "local_path",
             "branch",
             "git_provider",
             "sandbox_id",
@@ -86,8 +89,12 @@ TOOLS = [
     ("get_conversation_events", ["conversation_id", "limit", "kind", "newest_first", "page_id"]),
     ("update_conversation", ["conversation_id", "title"]),
     ("delete_conversation", ["conversation_id"]),
-    ("get_changes", ["conversation_id", "path", "repository_path", "ref", "diff", "page_id", "auto_resume"]),
+    (
+        "get_changes",
+        ["conversation_id", "path", "repository_path", "ref", "diff", "page_id", "auto_resume", "format"],
+    ),
     ("read_file", ["conversation_id", "path", "offset", "auto_resume"]),
+    ("apply_changes", ["conversation_id", "local_path"]),
     ("list_sandboxes", ["limit", "page_id"]),
     ("get_sandbox", ["sandbox_id"]),
     ("start_sandbox", ["sandbox_spec_id", "wait", "timeout_seconds"]),
@@ -264,6 +271,7 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
         "ref must be a commit or branch name, without spaces and not starting with '-' (got \"--output=/tmp/x\").",
     ),
     ("read_file", {"conversation_id": HEX, "path": ""}, "path must not be empty."),
+    ("apply_changes", {"conversation_id": HEX, "local_path": ""}, "local_path must not be empty."),
     ("list_sandboxes", {"limit": "many"}, 'limit must be a whole number (got "many").'),
     (
         "get_sandbox",

@@ -123,6 +123,30 @@ class AgentServerRoutes(Transport):
         )
         return data
 
+    async def upload_file(self, conversation: AppConversation, path: str, content: bytes) -> None:
+        """Write `content` to the absolute `path` in the sandbox (parent folders are made). The body is
+        sent once: a broken connection is not retried, so a half-written file is never taken for done."""
+        url = self._agent_base(conversation, so="nothing can be uploaded") + "/api/file/upload"
+        await self._agent(
+            conversation,
+            "POST",
+            url,
+            what=f"an upload to conversation {conversation.id}",
+            params={"path": path},
+            files={"file": ("upload", content, "application/octet-stream")},
+            timeout=UPLOAD_TIMEOUT,
+        )
+
+    async def git_delta(self, conversation: AppConversation, repository: str, base_ref: str) -> bytes:
+        """A binary git patch of the repository's working tree (committed or not, untracked files too,
+        ignored ones not) against `base_ref`, made by the agent server without touching its index."""
+        url = self._agent_base(conversation) + "/api/file/archive"
+        params = {"path": repository, "format": "git-delta", "base_ref": base_ref, "use_default_excludes": "false"}
+        data: bytes = await self._agent(
+            conversation, "GET", url, what=f"the changes of conversation {conversation.id}", params=params, raw=True
+        )
+        return data
+
     async def execute_command(
         self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
     ) -> CommandResult:
@@ -184,6 +208,8 @@ class AgentServerRoutes(Transport):
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An upload of up to OH_MCP_LOCAL_MAX_BYTES goes in one request: allow for a slow link, not just a slow server.
+UPLOAD_TIMEOUT = 300.0
 _AGENT_KEY_REFUSED = (
     "The agent server refused the session key OpenHands gave for this conversation. If "
     "OH_MCP_AGENT_SERVER_URL is set, check that it leads to each conversation's own agent server."

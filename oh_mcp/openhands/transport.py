@@ -119,6 +119,7 @@ class Transport:
         secrets: tuple[str, ...] = (),
         timeout: float | None = None,
         raw: bool = False,
+        files: Any = None,
     ) -> Any:
         write = method not in ("GET", "HEAD")
         wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
@@ -126,7 +127,7 @@ class Transport:
             last = attempt == self.retries
             try:
                 response = await self._http.request(
-                    method, url, params=params, json=json, headers=headers, timeout=wait
+                    method, url, params=params, json=json, headers=headers, timeout=wait, files=files
                 )
             except httpx.TransportError as exc:
                 if last or not _may_retry(exc, write):

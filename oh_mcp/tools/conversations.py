@@ -38,6 +38,7 @@ from ..records import (
 from ..runtime import Runtime
 from ..shaping import decode_cursor, encode_cursor, fits
 from .confirmation import NOT_SENT_LATER, start_guarded, unsent_step
+from .local import LocalPath, start_local
 from .params import (
     DEFAULT_WAIT,
     ConversationId,
@@ -97,6 +98,7 @@ async def start_conversation(
     ctx: Ctx,
     message: Message,
     repository: Annotated[str | None, Field(max_length=300, description="owner/repo to clone.")] = None,
+    local_path: Annotated[LocalPath | None, Field(description="Your local git checkout to send instead.")] = None,
     branch: Annotated[str | None, Field(max_length=300)] = None,
     git_provider: GitProvider | None = None,
     sandbox_id: Annotated[str | None, Field(max_length=200, description="Reuse this sandbox.")] = None,
@@ -120,6 +122,11 @@ async def start_conversation(
         llm_model=llm_model,
     )
     progress = Progress(ctx, timeout_seconds)
+    if local_path is not None:
+        wait_for = timeout_seconds if wait else None
+        return await start_local(
+            ctx, request, local_path, confirm=confirm, title=title, wait=wait_for, progress=progress
+        )
     try:
         task = await _start(ctx, request, confirm, timeout_seconds if wait else None, progress)
     except WaitTimedOut as exc:

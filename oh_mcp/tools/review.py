@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -52,6 +52,7 @@ async def get_changes(
     diff: bool = True,
     page_id: PageId = None,
     auto_resume: AutoResume = False,
+    format: Annotated[Literal["files", "patch"], Field(description="patch: one git patch.")] = "files",
 ) -> Annotated[CallToolResult, Changes]:
     """The files the agent changed in the workspace's git repositories: status, lines added and removed,
     unified diff (none for lockfiles, generated, binary or huge files)."""
@@ -60,6 +61,10 @@ async def get_changes(
         _, start = decode_cursor(page_id)
     except ValueError as exc:
         raise ToolError(str(exc)) from None
+    if format == "patch":
+        from .local import patch_changes  # local.py builds on this module
+
+        return as_result(await patch_changes(ctx, conversation_id, repository_path, start, auto_resume))
     conversation = await _running(ctx, conversation_id, auto_resume, "its changes cannot be read")
     workspace, found = await list_changes(rt.client, conversation, repository_path=repository_path, ref=ref)
     review = Review(rt.settings.output_budget, rt.client.secrets_for(conversation), diff, path)

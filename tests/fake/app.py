@@ -483,6 +483,32 @@ async def agent_download(fake: FakeOpenHands, request: Request) -> Response:
     return Response(content, media_type="application/octet-stream")
 
 
+async def agent_upload(fake: FakeOpenHands, request: Request) -> Response:
+    root, error = sandbox_guard(fake, request)
+    if error:
+        return error
+    async with request.form() as form:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Invalid(["body", "file"], "Field required", "missing")
+        content = await upload.read()
+    status, problem = workspace.upload(Path(required_query(request, "path")), content)
+    fake.uploads.append(required_query(request, "path"))
+    return detail(status, problem) if problem else JSONResponse({"success": True})
+
+
+async def agent_archive(fake: FakeOpenHands, request: Request) -> Response:
+    root, error = sandbox_guard(fake, request)
+    if error:
+        return error
+    if request.query_params.get("format", "git-delta") != "git-delta":
+        return detail(400, "the fake makes git-delta archives only")
+    status, content = workspace.git_delta(Path(required_query(request, "path")), request.query_params.get("base_ref"))
+    if isinstance(content, str):
+        return detail(status, content)
+    return Response(content, media_type="text/x-patch")
+
+
 async def agent_execute(fake: FakeOpenHands, request: Request) -> Response:
     root, error = sandbox_guard(fake, request)
     if error:
@@ -526,6 +552,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/agent/{sid}/api/conversations/{cid}/agent_final_response", agent_final_response),
     ("GET", "/agent/{sid}/api/file/download", agent_download),
     ("POST", "/agent/{sid}/api/bash/execute_bash_command", agent_execute),
+    ("POST", "/agent/{sid}/api/file/upload", agent_upload),
+    ("GET", "/agent/{sid}/api/file/archive", agent_archive),
     ("POST", "/agent/{sid}/api/conversations/{cid}/interrupt", agent_interrupt),
     ("POST", "/agent/{sid}/api/conversations/{cid}/confirmation_policy", agent_confirmation_policy),
     ("POST", "/agent/{sid}/api/conversations/{cid}/events/respond_to_confirmation", agent_respond),

@@ -165,6 +165,7 @@ class FakeOpenHands:
         self.contract_violations: list[str] = []
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.commands: list[str] = []  # every shell command run through the agent servers
+        self.uploads: list[str] = []  # every path written through the agent servers' upload route
         self.questions: list[str] = []  # every side question asked through ask_agent
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []

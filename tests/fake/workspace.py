@@ -186,3 +186,40 @@ def execute(root: Path, command: str, cwd: str | None, timeout: float) -> dict[s
 def _last_chunk(text: str) -> str:
     """Output past a megabyte goes out in earlier events; the route answers with the last one only."""
     return text[len(text) - len(text) % MAX_OUTPUT_CHARS :] if len(text) > MAX_OUTPUT_CHARS else text
+
+
+def upload(path: Path, content: bytes) -> tuple[int, str | None]:
+    """POST /api/file/upload: writes the file, making its folders; 400 for a relative path."""
+    if not path.is_absolute():
+        return 400, "Path must be absolute"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return 200, None
+
+
+def git_delta(path: Path, base_ref: str | None) -> tuple[int, bytes | str]:
+    """GET /api/file/archive?format=git-delta: the agent server's `_create_git_delta`, ported: a throwaway
+    index seeded from the base, the working tree staged on top of it (.gitignore honoured), a binary diff."""
+    if not path.is_absolute():
+        return 400, "Path must be absolute"
+    if not path.is_dir():
+        return 404, "Directory not found"
+    if base_ref is not None and base_ref.startswith("-"):
+        return 400, "base_ref must not start with '-'"
+    if not is_repo(path):
+        return 400, f"Not a git repository: {path}"
+    try:
+        ref = valid_ref(path, base_ref) or EMPTY_TREE
+    except GitFailed:
+        return 400, f"base_ref {base_ref!r} could not be resolved"
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"oh-mcp-fake-{uuid.uuid4().hex}.index"
+    env = git_env(path) | {"GIT_INDEX_FILE": str(scratch)}
+    try:
+        for args in (["read-tree", ref], ["add", "-A", "--", "."]):
+            subprocess.run(["git", *args], cwd=path, env=env, capture_output=True, check=True)
+        done = subprocess.run(
+            ["git", "diff", "--binary", "--cached", ref, "--", "."], cwd=path, env=env, capture_output=True, check=True
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
+    return 200, done.stdout

@@ -42,6 +42,7 @@ async def test_templates_read_one_item_without_secrets(fake: FakeOpenHands, mcp_
         "openhands://conversations/{conversation_id}",
         "openhands://conversations/{conversation_id}/events",
         "openhands://conversations/{conversation_id}/changes",
+        "openhands://conversations/{conversation_id}/patch",
         "openhands://conversations/{conversation_id}/files/{+path}",
     }
     meta = await mcp_client.read_resource(f"openhands://conversations/{conv['id']}")

@@ -13,6 +13,7 @@ from tests.fake.state import FakeOpenHands
 pytestmark = pytest.mark.anyio
 
 WRITE_TOOLS = {
+    "apply_changes",
     "start_conversation",
     "send_message",
     "update_conversation",
