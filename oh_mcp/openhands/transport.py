@@ -4,6 +4,7 @@ the translation of failures into `errors.py`'s tree. Knows no route."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -88,6 +89,11 @@ class Transport:
         if override:
             return override  # the caller's: the hosting layer masks it in that caller's results
         return self._api_key.get_secret_value() if self._api_key else None
+
+    def key_fingerprint(self) -> str:
+        """Tells the keys of callers apart without holding them: what a cache shared between requests
+        keys on, so one caller's reads never answer another's."""
+        return hashlib.sha256((self._key() or "").encode()).hexdigest()[:32]
 
     def _auth_headers(self) -> dict[str, str]:
         key = self._key()

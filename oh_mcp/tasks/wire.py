@@ -1,0 +1,271 @@
+"""The tasks extension on the wire (`io.modelcontextprotocol/tasks`, 2026-07-28): a `tools/call`
+that declares it gets a task back from start_conversation, send_message and wait_for_agent, and
+`tasks/get`, `tasks/update` and `tasks/cancel` answer from OpenHands each time (mapping.py says
+what a state means, follow.py reads and acts). A call that does not declare the extension is
+passed through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from mcp import MCPError
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.elicitation import render_elicitation_schema
+from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolRequestParams, CallToolResult, RequestParams, TextContent
+from mcp.types.jsonrpc import INVALID_PARAMS
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+
+from ..changes import list_changes
+from ..openhands import AppConversation, AuthFailed, NotFound, OpenHandsClient, OpenHandsError, PendingAction
+from ..openhands.redaction import secrets_in_scope
+from ..outbound import scrub_tool_result, scrub_tree
+from ..review import summary_line
+from ..runtime import Runtime
+from ..tools.approvals import Decision, listing
+from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms
+from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, approval_key, parse_task_id
+
+logger = logging.getLogger(__name__)
+
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+AGENT_TASK_META = "com.anthropic/agent-task"
+TASK_TOOLS = ("start_conversation", "send_message", "wait_for_agent")
+COMPLETION_WAIT = 5  # seconds wait_for_agent may take to read a settled agent's answer
+MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
+TASK_FAILED = -32603
+
+
+class TaskParams(RequestParams):
+    task_id: str
+
+
+class UpdateParams(TaskParams):
+    input_responses: dict[str, dict[str, Any]] | None = None
+
+
+def declared(ctx: ServerRequestContext[Any, Any], extension: str = TASKS_EXTENSION) -> bool:
+    """Whether this request's client declared `extension` (2026-07-28: in the request's own _meta)."""
+    if ctx.protocol_version not in MODERN:
+        return False
+    capabilities = ctx.session.client_capabilities
+    return capabilities is not None and extension in (capabilities.extensions or {})
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def approval_request(conversation: AppConversation, pending: Sequence[PendingAction]) -> dict[str, Any]:
+    """One form input request showing every pending action; its key names exactly those actions."""
+    who = conversation.title or conversation.id
+    message = (
+        f"The OpenHands agent of '{who}' asks to: {listing(list(pending), conversation)}. Accept it, or reject it "
+        "with a reason the agent will read?"
+    )
+    params = {"mode": "form", "message": message, "requestedSchema": render_elicitation_schema(Decision)}
+    return {approval_key(pending): {"method": "elicitation/create", "params": params}}
+
+
+def decision_of(response: dict[str, Any]) -> tuple[bool, str]:
+    """(accept, reason) from an elicitation answer: decline and cancel reject with no reason."""
+    content = response.get("content") if response.get("action") == "accept" else None
+    if not isinstance(content, dict):
+        return False, ""
+    reason = content.get("reason")
+    return content.get("decision") == "accept", reason.strip() if isinstance(reason, str) else ""
+
+
+class TasksExtension(Extension):
+    """Serves tasks for the tools in `tools` (those of TASK_TOOLS the server has enabled)."""
+
+    identifier = TASKS_EXTENSION
+
+    def __init__(self, tools: Collection[str], read_interval: float = POLL_INTERVAL_MS / 1000) -> None:
+        self.tools_with_tasks = frozenset(t for t in TASK_TOOLS if t in tools and "wait_for_agent" in tools)
+        self.follower = Follower(min(read_interval, POLL_INTERVAL_MS / 1000))
+        self._server: MCPServer[Runtime] | None = None
+
+    def bind(self, server: MCPServer[Runtime]) -> None:
+        """The server whose tools a task runs (set once it is built)."""
+        self._server = server
+
+    def methods(self) -> Sequence[MethodBinding]:
+        if not self.tools_with_tasks:
+            return ()
+        return (
+            MethodBinding("tasks/get", TaskParams, self._get, MODERN),
+            MethodBinding("tasks/update", UpdateParams, self._update, MODERN),
+            MethodBinding("tasks/cancel", TaskParams, self._cancel, MODERN),
+        )
+
+    # ---- tools/call -----------------------------------------------------------------------------
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if params.name not in self.tools_with_tasks or not declared(ctx):
+            return await call_next(ctx)
+        args = dict(params.arguments or {})
+        if params.name == "start_conversation":
+            return await self._start(params, ctx, args)
+        if params.name == "send_message":
+            if args.get("run") is False:  # nothing will run: no work to follow
+                return await call_next(ctx)
+            return await self._after_call(ctx, await call_next(ctx), "m")
+        if args.get("other_ids"):
+            return await call_next(ctx)
+        client = _runtime(ctx).client
+        try:
+            conversation = await client.get_conversation(str(args.get("conversation_id", "")))
+        except (OpenHandsError, ValueError):
+            return await call_next(ctx)  # the tool words the error
+        return self._created(TaskRef("w", conversation.id, now_ms()), conversation.id)
+
+    async def _start(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], args: dict[str, Any]
+    ) -> HandlerResult:
+        assert self._server is not None
+        started = params.model_copy(update={"arguments": {**args, "wait": False}})
+        # MCPServer has no public way to call a tool with other arguments from an interceptor.
+        result = await self._server._handle_call_tool(ctx, started)  # pyright: ignore[reportPrivateUsage]
+        return await self._after_call(ctx, result, "s")
+
+    async def _after_call(
+        self, ctx: ServerRequestContext[Any, Any], result: HandlerResult, kind: Kind
+    ) -> HandlerResult:
+        if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
+            return result
+        record = result.structured_content
+        if kind == "s":
+            if record.get("status") == "ERROR":
+                return result
+            return self._created(TaskRef("s", str(record["task_id"]), now_ms()), record.get("conversation_id"))
+        return self._created(TaskRef("m", str(record["conversation_id"]), now_ms()), str(record["conversation_id"]))
+
+    def _created(self, ref: TaskRef, conversation_id: str | None) -> dict[str, Any]:
+        what = f"conversation {conversation_id}" if conversation_id else f"a new conversation (start task {ref.target})"
+        immediate = (
+            f"OpenHands works on this in {what}, in the background: its result arrives by itself when the agent "
+            "is done. Carry on meanwhile; get_conversation shows its progress, send_message adds instructions "
+            "and interrupt_agent stops it."
+        )
+        status = "starting" if ref.kind == "s" else "the agent is working"
+        return {
+            "resultType": "task",
+            **self._fields(ref, "working", status),
+            "_meta": {AGENT_TASK_META: {"modelImmediateResponse": _scrub(immediate)}},
+        }
+
+    def _fields(self, ref: TaskRef, status: str, message: str) -> dict[str, Any]:
+        return {
+            "taskId": ref.task_id,
+            "status": status,
+            "createdAt": iso(ref.created_ms),
+            "lastUpdatedAt": iso(now_ms()),
+            "ttlMs": TTL_MS,
+            "pollIntervalMs": POLL_INTERVAL_MS,
+            "statusMessage": _scrub(message),
+        }
+
+    # ---- tasks/* --------------------------------------------------------------------------------
+
+    async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
+        ref = _ref(params.task_id)
+        client = _runtime(ctx).client
+        try:
+            seen = await self.follower.see(client, ref)
+        except (TaskGone, AuthFailed):
+            raise _not_found(params.task_id) from None
+        except OpenHandsError as exc:  # OpenHands is out of reach for now: the task itself goes on
+            return self._fields(ref, "working", f"OpenHands did not answer ({exc.message}); still following")
+        verdict = seen.verdict
+        out = self._fields(ref, verdict.status, verdict.message)
+        if verdict.status == "input_required" and verdict.conversation is not None:
+            out["inputRequests"] = _scrub(approval_request(verdict.conversation, seen.pending))
+        elif verdict.status == "completed" and verdict.conversation is not None:
+            out["result"] = await self._completed(ctx, verdict.conversation)
+        elif verdict.status == "failed":
+            out["error"] = {"code": TASK_FAILED, "message": _scrub(verdict.message)}
+        return out
+
+    async def _completed(self, ctx: ServerRequestContext[Any, Any], conversation: AppConversation) -> dict[str, Any]:
+        """What wait_for_agent gives for the settled agent, plus one line on the changed files."""
+        assert self._server is not None
+        arguments = {"conversation_id": conversation.id, "timeout_seconds": COMPLETION_WAIT}
+        call = CallToolRequestParams(name="wait_for_agent", arguments=arguments)
+        result = await self._server._handle_call_tool(ctx, call)  # pyright: ignore[reportPrivateUsage]
+        assert isinstance(result, CallToolResult)
+        line = await changes_line(_runtime(ctx).client, conversation, self._server)
+        if line:
+            result.content.append(TextContent(type="text", text=line))
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"result_type"})
+        return scrub_tool_result(dumped, secrets_in_scope())
+
+    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
+        ref = _ref(params.task_id)
+        client = _runtime(ctx).client
+        for key, response in (params.input_responses or {}).items():
+            if not key.startswith(APPROVAL_PREFIX):
+                continue
+            try:
+                _, conversation = await self.follower.resolve(client, ref)
+                if conversation is not None:
+                    await answer(client, conversation, key, *decision_of(response))
+            except (TaskGone, NotFound, AuthFailed):
+                raise _not_found(params.task_id) from None
+        return {}
+
+    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
+        ref = _ref(params.task_id)
+        rt = _runtime(ctx)
+        try:
+            early, conversation = await self.follower.resolve(rt.client, ref)
+            if conversation is not None:
+                await cancel(rt.client, await rt.client.get_conversation(conversation.id))
+            elif early is not None and early.status == "working":
+                rt.spawn(cancel_when_started, rt.client, ref.target)
+        except (TaskGone, NotFound, AuthFailed):
+            raise _not_found(params.task_id) from None
+        return {}
+
+
+async def changes_line(
+    client: OpenHandsClient, conversation: AppConversation, server: MCPServer[Runtime]
+) -> str | None:
+    """E.g. "Changes: 2 files changed, +10 -1; get_changes shows the diffs." None when unreadable."""
+    if server._tool_manager.get_tool("get_changes") is None:  # pyright: ignore[reportPrivateUsage]
+        return None
+    try:
+        _, found = await list_changes(client, conversation)
+    except OpenHandsError as exc:
+        logger.info("changes of %s not read: %s", conversation.id, exc.message)
+        return None
+    how = f'get_changes(conversation_id="{conversation.id}") shows the diffs.' if found else ""
+    return f"Changes: {summary_line(f.change for f in found)} {how}".strip()
+
+
+def _runtime(ctx: ServerRequestContext[Any, Any]) -> Runtime:
+    runtime = ctx.lifespan_context
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def _ref(task_id: str) -> TaskRef:
+    ref = parse_task_id(task_id)
+    if ref is None:
+        raise _not_found(task_id)
+    return ref
+
+
+def _not_found(task_id: str) -> MCPError:
+    return MCPError(code=INVALID_PARAMS, message=f"Task not found: {task_id[:80]}")
+
+
+def _scrub(value: Any) -> Any:
+    return scrub_tree(value, secrets_in_scope())
