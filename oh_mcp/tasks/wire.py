@@ -109,9 +109,11 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
+        args = dict(params.arguments or {})
+        if params.name == "wait_for_agent" and (args.get("other_ids") or not declared(ctx)) and self._asks(ctx):
+            return await self._wait_asking(params, ctx, call_next)
         if params.name not in self.tools_with_tasks or not declared(ctx):
             return await call_next(ctx)
-        args = dict(params.arguments or {})
         if params.name == "start_conversation":
             return await self._start(params, ctx, args)
         if params.name == "send_message":
@@ -126,6 +128,57 @@ class TasksExtension(Extension):
         except (OpenHandsError, ValueError):
             return await call_next(ctx)  # the tool words the error
         return self._created(TaskRef("w", conversation.id, now_ms()), conversation.id)
+
+    def _asks(self, ctx: ServerRequestContext[Any, Any]) -> bool:
+        """Whether a plain 2026-07-28 wait may ask the person inside its result (the era has no
+        server-initiated elicitation): the client declared elicitation and approvals may be asked."""
+        settings = _runtime(ctx).settings
+        capabilities = ctx.session.client_capabilities
+        return (
+            ctx.protocol_version in MODERN
+            and settings.approvals == "elicit"
+            and not settings.read_only
+            and capabilities is not None
+            and capabilities.elicitation is not None
+        )
+
+    async def _wait_asking(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        """wait_for_agent that answers `input_required` with the approval form while actions wait, and
+        relays the form's answer when the call comes again with `inputResponses`."""
+        client = _runtime(ctx).client
+        notes: list[str] = []
+        if params.input_responses:
+            notes = await self._relay(client, str((params.arguments or {}).get("conversation_id", "")), params)
+        result = await call_next(ctx)
+        if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
+            return result
+        if result.structured_content.get("pending_actions"):
+            conversation = await client.get_conversation(str(result.structured_content["conversation_id"]))
+            pending = await client.pending_actions(conversation)
+            if pending:
+                return {
+                    "resultType": "input_required",
+                    "inputRequests": _scrub(approval_request(conversation, pending)),
+                }
+        result.content[:0] = [TextContent(type="text", text=note) for note in notes]
+        return result
+
+    async def _relay(self, client: OpenHandsClient, conv_id: str, params: CallToolRequestParams) -> list[str]:
+        notes = []
+        try:
+            conversation = await client.get_conversation(conv_id)
+        except OpenHandsError:
+            return []  # the wait itself says what is wrong with the conversation
+        for key, response in (params.input_responses or {}).items():
+            if not key.startswith(APPROVAL_PREFIX):
+                continue
+            accept, reason = decision_of(response.model_dump(by_alias=True, mode="json", exclude_none=True))
+            if await answer(client, conversation, key, accept, reason):
+                verb = "accepted" if accept else "rejected"
+                notes.append(f"The person {verb} the pending actions of conversation {conversation.id}.")
+        return notes
 
     async def _start(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], args: dict[str, Any]

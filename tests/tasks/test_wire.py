@@ -194,3 +194,32 @@ async def test_a_task_made_by_one_server_is_read_the_same_by_another(
     async with in_memory(build_server(settings, client_factory=client_factory)) as second:
         done = await second.until(task_id, "completed")
     assert done["result"]["structuredContent"]["final_response"] == "Echo: durable"
+
+
+async def test_a_plain_wait_asks_for_approval_in_its_result_and_the_retry_answers_it(
+    raw: Raw, fake: FakeOpenHands
+) -> None:
+    started = await raw.tool("start_conversation", {"message": "RUN: touch marker", "confirm": "always"}, tasks=False)
+    conv_id = started["structuredContent"]["conversation_id"]
+    args = {"conversation_id": conv_id, "timeout_seconds": 5}
+    asked = await raw.tool("wait_for_agent", args, tasks=False, elicitation=True)
+    assert asked["resultType"] == "input_required" and "requestState" not in asked
+    key, params = form(asked)
+    assert "touch marker" in params["message"]
+    answer = {key: {"action": "accept", "content": {"decision": "accept", "reason": ""}}}
+    done = await raw.call(
+        "tools/call",
+        {"name": "wait_for_agent", "arguments": args, "inputResponses": answer},
+        tasks=False,
+        elicitation=True,
+    )
+    assert done["structuredContent"]["execution_status"] == "finished"
+    assert done["content"][0]["text"].startswith("The person accepted")
+    assert "ObservationEvent" in [e["kind"] for e in fake.events_of(conv_id)]
+
+
+async def test_a_plain_wait_for_a_client_without_elicitation_lists_the_pending_actions(raw: Raw) -> None:
+    started = await raw.tool("start_conversation", {"message": "RUN: touch marker", "confirm": "always"}, tasks=False)
+    args = {"conversation_id": started["structuredContent"]["conversation_id"], "timeout_seconds": 5}
+    state = await raw.tool("wait_for_agent", args, tasks=False)
+    assert state["structuredContent"]["pending_actions"] and "inputRequests" not in state
