@@ -57,6 +57,12 @@ class Batcher(Generic[T]):
                 continue
             await self._read(pool, fetch)
 
+    def forget(self, key: str, item_id: str) -> None:
+        """Drop one cached record (after a write), so the next get reads it anew."""
+        pool = self._pools.get(key)
+        if pool is not None:
+            pool.found.pop(item_id, None)
+
     async def _read(self, pool: _Pool[T], fetch: Fetch[T]) -> None:
         # Wait out the rest of the interval since the last read, gathering the ids asked for meanwhile.
         pool.reading = done = anyio.Event()

@@ -79,6 +79,10 @@ class Follower:
             raise TaskGone(task_id)
         return found
 
+    def forget(self, client: OpenHandsClient, conv_id: str) -> None:
+        """After a write (an answer, a cancel): the next read of this conversation is a fresh one."""
+        self.conversations.forget(client.key_fingerprint(), conv_id)
+
     async def resolve(self, client: OpenHandsClient, ref: TaskRef) -> tuple[Verdict | None, AppConversation | None]:
         """The start's verdict while it is not READY, else the conversation."""
         if ref.kind != "s":

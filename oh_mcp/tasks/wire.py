@@ -15,9 +15,9 @@ from typing import Any
 from mcp import MCPError
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.elicitation import render_elicitation_schema
-from mcp.server.extension import Extension, MethodBinding
+from mcp.server.extension import Extension, MethodBinding, RequestHandler
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolRequestParams, CallToolResult, RequestParams, TextContent
+from mcp.types import CallToolRequestParams, CallToolResult, PaginatedRequestParams, RequestParams, TextContent
 from mcp.types.jsonrpc import INVALID_PARAMS
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -29,6 +29,7 @@ from ..review import summary_line
 from ..runtime import Runtime
 from ..tools.approvals import Decision, listing
 from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms
+from .legacy import LegacyTasks
 from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, approval_key, parse_task_id
 
 logger = logging.getLogger(__name__)
@@ -38,11 +39,17 @@ AGENT_TASK_META = "com.anthropic/agent-task"
 TASK_TOOLS = ("start_conversation", "send_message", "wait_for_agent")
 COMPLETION_WAIT = 5  # seconds wait_for_agent may take to read a settled agent's answer
 MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
+LEGACY = frozenset({"2025-11-25"})  # the one handshake version with tasks
+ERAS = MODERN | LEGACY
 TASK_FAILED = -32603
 
 
 class TaskParams(RequestParams):
     task_id: str
+
+
+class ListParams(PaginatedRequestParams):
+    pass
 
 
 class UpdateParams(TaskParams):
@@ -90,19 +97,41 @@ class TasksExtension(Extension):
         self.tools_with_tasks = frozenset(t for t in TASK_TOOLS if t in tools and "wait_for_agent" in tools)
         self.follower = Follower(min(read_interval, POLL_INTERVAL_MS / 1000))
         self._server: MCPServer[Runtime] | None = None
+        self.legacy = LegacyTasks(self)
 
     def bind(self, server: MCPServer[Runtime]) -> None:
-        """The server whose tools a task runs (set once it is built)."""
+        """The server whose tools a task runs (set once it is built); adds the 2025-11-25 form's
+        middleware, which must see tools/call before the SDK shapes its result."""
         self._server = server
+        if self.tools_with_tasks:
+            server.middleware.append(self.legacy)
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any, Any], name: str, arguments: dict[str, Any]
+    ) -> CallToolResult:
+        assert self._server is not None
+        call = CallToolRequestParams(name=name, arguments=arguments)
+        # MCPServer has no public way to call a tool from an extension.
+        result = await self._server._handle_call_tool(ctx, call)  # pyright: ignore[reportPrivateUsage]
+        assert isinstance(result, CallToolResult)
+        return result
 
     def methods(self) -> Sequence[MethodBinding]:
         if not self.tools_with_tasks:
             return ()
         return (
-            MethodBinding("tasks/get", TaskParams, self._get, MODERN),
+            MethodBinding("tasks/get", TaskParams, self._by_era(self._get, self.legacy.get), ERAS),
             MethodBinding("tasks/update", UpdateParams, self._update, MODERN),
-            MethodBinding("tasks/cancel", TaskParams, self._cancel, MODERN),
+            MethodBinding("tasks/cancel", TaskParams, self._by_era(self._cancel, self.legacy.cancel), ERAS),
+            MethodBinding("tasks/result", TaskParams, self.legacy.result, LEGACY),
+            MethodBinding("tasks/list", ListParams, self.legacy.list, LEGACY),
         )
+
+    def _by_era(self, modern: RequestHandler, legacy: RequestHandler) -> RequestHandler:
+        async def handle(ctx: ServerRequestContext[Any, Any], params: Any) -> HandlerResult:
+            return await (modern if ctx.protocol_version in MODERN else legacy)(ctx, params)
+
+        return handle
 
     # ---- tools/call -----------------------------------------------------------------------------
 
@@ -122,7 +151,7 @@ class TasksExtension(Extension):
             return await self._after_call(ctx, await call_next(ctx), "m")
         if args.get("other_ids"):
             return await call_next(ctx)
-        client = _runtime(ctx).client
+        client = runtime_of(ctx).client
         try:
             conversation = await client.get_conversation(str(args.get("conversation_id", "")))
         except (OpenHandsError, ValueError):
@@ -132,7 +161,7 @@ class TasksExtension(Extension):
     def _asks(self, ctx: ServerRequestContext[Any, Any]) -> bool:
         """Whether a plain 2026-07-28 wait may ask the person inside its result (the era has no
         server-initiated elicitation): the client declared elicitation and approvals may be asked."""
-        settings = _runtime(ctx).settings
+        settings = runtime_of(ctx).settings
         capabilities = ctx.session.client_capabilities
         return (
             ctx.protocol_version in MODERN
@@ -147,7 +176,7 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         """wait_for_agent that answers `input_required` with the approval form while actions wait, and
         relays the form's answer when the call comes again with `inputResponses`."""
-        client = _runtime(ctx).client
+        client = runtime_of(ctx).client
         notes: list[str] = []
         if params.input_responses:
             notes = await self._relay(client, str((params.arguments or {}).get("conversation_id", "")), params)
@@ -160,7 +189,7 @@ class TasksExtension(Extension):
             if pending:
                 return {
                     "resultType": "input_required",
-                    "inputRequests": _scrub(approval_request(conversation, pending)),
+                    "inputRequests": scrub(approval_request(conversation, pending)),
                 }
         result.content[:0] = [TextContent(type="text", text=note) for note in notes]
         return result
@@ -194,12 +223,8 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
             return result
-        record = result.structured_content
-        if kind == "s":
-            if record.get("status") == "ERROR":
-                return result
-            return self._created(TaskRef("s", str(record["task_id"]), now_ms()), record.get("conversation_id"))
-        return self._created(TaskRef("m", str(record["conversation_id"]), now_ms()), str(record["conversation_id"]))
+        made = task_for(kind, result.structured_content)
+        return result if made is None else self._created(*made)
 
     def _created(self, ref: TaskRef, conversation_id: str | None) -> dict[str, Any]:
         what = f"conversation {conversation_id}" if conversation_id else f"a new conversation (start task {ref.target})"
@@ -212,7 +237,7 @@ class TasksExtension(Extension):
         return {
             "resultType": "task",
             **self._fields(ref, "working", status),
-            "_meta": {AGENT_TASK_META: {"modelImmediateResponse": _scrub(immediate)}},
+            "_meta": {AGENT_TASK_META: {"modelImmediateResponse": scrub(immediate)}},
         }
 
     def _fields(self, ref: TaskRef, status: str, message: str) -> dict[str, Any]:
@@ -223,46 +248,44 @@ class TasksExtension(Extension):
             "lastUpdatedAt": iso(now_ms()),
             "ttlMs": TTL_MS,
             "pollIntervalMs": POLL_INTERVAL_MS,
-            "statusMessage": _scrub(message),
+            "statusMessage": scrub(message),
         }
 
     # ---- tasks/* --------------------------------------------------------------------------------
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        ref = _ref(params.task_id)
-        client = _runtime(ctx).client
+        ref = ref_of(params.task_id)
+        client = runtime_of(ctx).client
         try:
             seen = await self.follower.see(client, ref)
         except (TaskGone, AuthFailed):
-            raise _not_found(params.task_id) from None
+            raise not_found(params.task_id) from None
         except OpenHandsError as exc:  # OpenHands is out of reach for now: the task itself goes on
             return self._fields(ref, "working", f"OpenHands did not answer ({exc.message}); still following")
         verdict = seen.verdict
         out = self._fields(ref, verdict.status, verdict.message)
         if verdict.status == "input_required" and verdict.conversation is not None:
-            out["inputRequests"] = _scrub(approval_request(verdict.conversation, seen.pending))
+            out["inputRequests"] = scrub(approval_request(verdict.conversation, seen.pending))
         elif verdict.status == "completed" and verdict.conversation is not None:
-            out["result"] = await self._completed(ctx, verdict.conversation)
+            out["result"] = await self.completed(ctx, verdict.conversation)
         elif verdict.status == "failed":
-            out["error"] = {"code": TASK_FAILED, "message": _scrub(verdict.message)}
+            out["error"] = {"code": TASK_FAILED, "message": scrub(verdict.message)}
         return out
 
-    async def _completed(self, ctx: ServerRequestContext[Any, Any], conversation: AppConversation) -> dict[str, Any]:
+    async def completed(self, ctx: ServerRequestContext[Any, Any], conversation: AppConversation) -> dict[str, Any]:
         """What wait_for_agent gives for the settled agent, plus one line on the changed files."""
         assert self._server is not None
         arguments = {"conversation_id": conversation.id, "timeout_seconds": COMPLETION_WAIT}
-        call = CallToolRequestParams(name="wait_for_agent", arguments=arguments)
-        result = await self._server._handle_call_tool(ctx, call)  # pyright: ignore[reportPrivateUsage]
-        assert isinstance(result, CallToolResult)
-        line = await changes_line(_runtime(ctx).client, conversation, self._server)
+        result = await self.call_tool(ctx, "wait_for_agent", arguments)
+        line = await changes_line(runtime_of(ctx).client, conversation, self._server)
         if line:
             result.content.append(TextContent(type="text", text=line))
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"result_type"})
         return scrub_tool_result(dumped, secrets_in_scope())
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
-        ref = _ref(params.task_id)
-        client = _runtime(ctx).client
+        ref = ref_of(params.task_id)
+        client = runtime_of(ctx).client
         for key, response in (params.input_responses or {}).items():
             if not key.startswith(APPROVAL_PREFIX):
                 continue
@@ -270,21 +293,23 @@ class TasksExtension(Extension):
                 _, conversation = await self.follower.resolve(client, ref)
                 if conversation is not None:
                     await answer(client, conversation, key, *decision_of(response))
+                    self.follower.forget(client, conversation.id)
             except (TaskGone, NotFound, AuthFailed):
-                raise _not_found(params.task_id) from None
+                raise not_found(params.task_id) from None
         return {}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        ref = _ref(params.task_id)
-        rt = _runtime(ctx)
+        ref = ref_of(params.task_id)
+        rt = runtime_of(ctx)
         try:
             early, conversation = await self.follower.resolve(rt.client, ref)
             if conversation is not None:
                 await cancel(rt.client, await rt.client.get_conversation(conversation.id))
+                self.follower.forget(rt.client, conversation.id)
             elif early is not None and early.status == "working":
                 rt.spawn(cancel_when_started, rt.client, ref.target)
         except (TaskGone, NotFound, AuthFailed):
-            raise _not_found(params.task_id) from None
+            raise not_found(params.task_id) from None
         return {}
 
 
@@ -303,22 +328,32 @@ async def changes_line(
     return f"Changes: {summary_line(f.change for f in found)} {how}".strip()
 
 
-def _runtime(ctx: ServerRequestContext[Any, Any]) -> Runtime:
+def task_for(kind: Kind, record: dict[str, Any]) -> tuple[TaskRef, str | None] | None:
+    """The task a start's or a message's result begins, with its conversation id if known; None for a
+    start that failed at once."""
+    if kind == "s":
+        if record.get("status") == "ERROR":
+            return None
+        return TaskRef("s", str(record["task_id"]), now_ms()), record.get("conversation_id")
+    return TaskRef("m", str(record["conversation_id"]), now_ms()), str(record["conversation_id"])
+
+
+def runtime_of(ctx: ServerRequestContext[Any, Any]) -> Runtime:
     runtime = ctx.lifespan_context
     assert isinstance(runtime, Runtime)
     return runtime
 
 
-def _ref(task_id: str) -> TaskRef:
+def ref_of(task_id: str) -> TaskRef:
     ref = parse_task_id(task_id)
     if ref is None:
-        raise _not_found(task_id)
+        raise not_found(task_id)
     return ref
 
 
-def _not_found(task_id: str) -> MCPError:
+def not_found(task_id: str) -> MCPError:
     return MCPError(code=INVALID_PARAMS, message=f"Task not found: {task_id[:80]}")
 
 
-def _scrub(value: Any) -> Any:
+def scrub(value: Any) -> Any:
     return scrub_tree(value, secrets_in_scope())

@@ -16,7 +16,7 @@ import httpx
 from mcp.client._memory import InMemoryTransport
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
-from mcp.types.jsonrpc import JSONRPCRequest
+from mcp.types.jsonrpc import JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 VERSION = "2026-07-28"
 TASKS = "io.modelcontextprotocol/tasks"
@@ -42,17 +42,14 @@ class Carrier(Protocol):
 class Raw:
     """JSON-RPC over a carrier; `call` returns the result or raises RawError."""
 
-    def __init__(self, carrier: Carrier) -> None:
+    def __init__(self, carrier: Carrier, *, legacy: bool = False) -> None:
         self._carrier = carrier
         self._ids = itertools.count(1)
+        self.legacy = legacy  # after an initialize handshake: no per-request envelope
 
     async def request(self, method: str, params: dict[str, Any], **meta_args: Any) -> dict[str, Any]:
-        message = {
-            "jsonrpc": "2.0",
-            "id": next(self._ids),
-            "method": method,
-            "params": {**params, "_meta": meta(**meta_args)},
-        }
+        envelope = {} if self.legacy else {"_meta": meta(**meta_args)}
+        message = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": {**params, **envelope}}
         return await self._carrier.send(message)
 
     async def call(self, method: str, params: dict[str, Any], **meta_args: Any) -> dict[str, Any]:
@@ -86,9 +83,18 @@ class RawError(Exception):
         self.error = error
 
 
+OnRequest = Any  # (method, params) -> result, for requests the server sends (elicitation)
+
+
 class _Memory:
-    def __init__(self, read: Any, write: Any) -> None:
+    def __init__(self, read: Any, write: Any, on_request: OnRequest = None) -> None:
         self._read, self._write, self._lock = read, write, anyio.Lock()
+        self.on_request = on_request
+        self.notifications: list[dict[str, Any]] = []
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        note = {"jsonrpc": "2.0", "method": method, **({"params": params} if params else {})}
+        await self._write.send(SessionMessage(JSONRPCNotification.model_validate(note)))
 
     async def send(self, message: dict[str, Any]) -> dict[str, Any]:
         async with self._lock:
@@ -98,14 +104,36 @@ class _Memory:
                 if isinstance(got, Exception):
                     raise got
                 dumped = got.message.model_dump(by_alias=True, mode="json", exclude_none=True)
-                if dumped.get("id") == message["id"]:
+                if dumped.get("id") == message["id"] and "method" not in dumped:
                     return dict(dumped)
+                if "method" in dumped and "id" in dumped:  # the server asks something
+                    result = self.on_request(dumped["method"], dumped.get("params"))
+                    reply = {"jsonrpc": "2.0", "id": dumped["id"], "result": result}
+                    await self._write.send(SessionMessage(JSONRPCResponse.model_validate(reply)))
+                elif "method" in dumped:
+                    self.notifications.append(dumped)
 
 
 @asynccontextmanager
 async def in_memory(server: MCPServer[Any]) -> AsyncIterator[Raw]:
     async with InMemoryTransport(server, raise_exceptions=True) as (read, write):
         yield Raw(_Memory(read, write))
+
+
+@asynccontextmanager
+async def in_memory_legacy(
+    server: MCPServer[Any], capabilities: dict[str, Any], on_request: OnRequest = None
+) -> AsyncIterator[tuple[Raw, dict[str, Any], _Memory]]:
+    """A 2025-11-25 session: the initialize handshake, then requests without an envelope; yields the
+    client, the initialize result and the carrier (for the notifications it saw)."""
+    async with InMemoryTransport(server, raise_exceptions=True) as (read, write):
+        carrier = _Memory(read, write, on_request)
+        raw = Raw(carrier, legacy=True)
+        info = {"name": "raw-2025", "version": "0"}
+        init = {"protocolVersion": "2025-11-25", "capabilities": capabilities, "clientInfo": info}
+        initialized = await raw.call("initialize", init)
+        await carrier.notify("notifications/initialized")
+        yield raw, initialized, carrier
 
 
 class Http:
