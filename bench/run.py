@@ -364,6 +364,51 @@ async def connection_reuse(fake_url: str) -> dict[str, Any]:
 # ---- report --------------------------------------------------------------------------------------
 
 
+# ---- one ten-minute delegation: tasks against the wait loop (computed, not timed) ---------------
+
+DELEGATION_SECONDS = 600
+WAIT_SECONDS = 45  # wait_for_agent's default, under the common 60 s client timeout
+
+
+def _visible(arguments: dict[str, Any], result: dict[str, Any]) -> int:
+    """What the model reads of one call: the arguments it wrote and the result's text."""
+    text = sum(len(block.get("text", "")) for block in result.get("content", []))
+    return len(json.dumps(arguments)) + text
+
+
+async def delegation_cost(_fake_url: str) -> dict[str, Any]:
+    """Model-visible characters and tool calls for one delegation whose agent works ten minutes: the
+    wait loop (start, then wait_for_agent every 45 s) against one task-augmented call whose result
+    arrives as a new turn. Each kind of answer is measured once on the fake, then counted as often as
+    the loop would see it."""
+    from tests.fake.server import serve_fake
+    from tests.fake.state import FakeOpenHands
+    from tests.tasks.raw import in_memory
+
+    state = FakeOpenHands()
+    state.agent_run_seconds = 3600
+    with serve_fake(state):
+        async with in_memory(build_server(Settings(openhands_url=state.base_url, poll_interval=0.05))) as raw:
+            start_args = {"message": "Add a README to acme/app and say what you did."}
+            started = await raw.tool("start_conversation", start_args, tasks=False)
+            conv_id = started["structuredContent"]["conversation_id"]
+            wait_args = {"conversation_id": conv_id, "timeout_seconds": WAIT_SECONDS}
+            running = await raw.tool("wait_for_agent", {**wait_args, "timeout_seconds": 1}, tasks=False)
+            state.conversations[conv_id].running_until = 0.0
+            final = await raw.tool("wait_for_agent", wait_args, tasks=False)
+            state.agent_run_seconds = 0.05  # the task's own agent: its length changes nothing counted here
+            created = await raw.tool("start_conversation", start_args)
+            done = await raw.until(created["taskId"], "completed", seconds=60)
+    waits = -(-DELEGATION_SECONDS // WAIT_SECONDS)  # the last one returns the answer
+    loop_chars = _visible(start_args, started) + (waits - 1) * _visible(wait_args, running) + _visible(wait_args, final)
+    immediate = created["_meta"]["com.anthropic/agent-task"]["modelImmediateResponse"]
+    task_chars = len(json.dumps(start_args)) + len(immediate) + _visible({}, done["result"])
+    return {
+        "wait loop": {"tool_calls": 1 + waits, "model_visible_chars": loop_chars},
+        "task": {"tool_calls": 1, "model_visible_chars": task_chars},
+    }
+
+
 def markdown(results: dict[str, Any]) -> str:
     out = [f"# oh-mcp benchmarks\n\nRun {results['when']} on {os.cpu_count()} cores; {results['seconds']} s in all.\n"]
     out += [
@@ -423,6 +468,20 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {name} | {row['calls_per_s_1']} | {row['calls_per_s_8']} | {row['calls_per_s_64']} "
             f"| {row['idle_rss_mib']} | {row['loaded_rss_mib']} |"
         )
+    if "delegation" in results:
+        rows = results["delegation"]
+        out += [
+            f"\n## One {DELEGATION_SECONDS // 60}-minute delegation: tasks against the wait loop (computed)\n",
+            "| how | tool calls | model-visible chars |",
+            "|---|---|---|",
+        ]
+        out += [f"| {name} | {r['tool_calls']} | {r['model_visible_chars']:,} |" for name, r in rows.items()]
+        loop, task = rows["wait loop"], rows["task"]
+        out.append(
+            f"\nAs a task the assistant makes 1 call instead of {loop['tool_calls']} and reads "
+            f"{task['model_visible_chars'] / loop['model_visible_chars']:.0%} of the characters (the host's own "
+            "placeholder and notification wrapper not counted), and its turn is free meanwhile."
+        )
     reuse = results["connection_reuse"]
     opened = reuse["upstream connections opened"]
     out += [
@@ -474,6 +533,7 @@ async def run_all() -> dict[str, Any]:
             ("slow_upstream", slow_upstream),
             ("connection_reuse", connection_reuse),
             ("throughput", throughput),
+            ("delegation", delegation_cost),
         ]:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
             results[name] = await step(fake_url)
@@ -486,6 +546,14 @@ async def run_all() -> dict[str, Any]:
 def main() -> None:
     if sys.argv[1:] == ["--chart"]:  # redraw the chart from the recorded results, without a run
         chart(json.loads((RESULTS / "results.json").read_text()), RESULTS / "chart.png")
+        return
+    if sys.argv[1:] == ["--delegation"]:  # only the computed delegation cost, added to the recorded results
+        results = json.loads((RESULTS / "results.json").read_text())
+        results["delegation"] = anyio.run(delegation_cost, "")
+        (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / "results.md").write_text(markdown(results) + "\n")
+        update_readme(markdown(results))
+        print(markdown(results).split("## One", 1)[1])
         return
     results = anyio.run(run_all)
     RESULTS.mkdir(parents=True, exist_ok=True)

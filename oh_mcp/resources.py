@@ -141,7 +141,7 @@ class RecentPaths:
         self._entries: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
     async def get(self, rt: Runtime, conversation_id: str) -> list[str]:
-        key = (conversation_id, rt.client.caller())
+        key = (conversation_id, rt.client.key_fingerprint())
         hit = self._entries.get(key)
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return hit[1]

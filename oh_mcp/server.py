@@ -21,6 +21,7 @@ from .resources import register_resources
 from .runtime import Runtime
 from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
+from .tasks import TasksExtension
 from .tools import TOOLSETS
 from .tools.arguments import ArgumentErrors
 from .tools.local import register_patch_resource
@@ -75,6 +76,7 @@ def build_server(
     """
     selection = select(TOOLSETS, settings)
     rt = runtime or Runtime(settings, client_factory)
+    tasks = TasksExtension({spec.name for spec in selection.enabled}, settings.poll_interval)
     server: MCPServer[Runtime] = MCPServer(
         "oh-mcp",
         title="OpenHands",
@@ -88,8 +90,9 @@ def build_server(
         auth=auth,
         # Every tool the build has, hidden ones too: the panel offers a button for each, and a hidden
         # tool's refusal then tells the person why.
-        extensions=[panel_extension(spec.name for ts in TOOLSETS for spec in ts.tools)],
+        extensions=[panel_extension(spec.name for ts in TOOLSETS for spec in ts.tools), tasks],
     )
+    tasks.bind(server)
     for spec in selection.enabled:
         server.add_tool(
             spec.fn,

@@ -67,6 +67,12 @@ class AppServerRoutes(Transport):
             raise NotFound(f"Start task {hex_id} not found.", hint="Check the id.", resource="start task")
         return found
 
+    async def get_start_tasks(self, ids: Iterable[str]) -> list[StartTask | None]:
+        """Several start tasks in one call, in the order asked; None for an id not found."""
+        hexes = [conversation_id(i) for i in ids]
+        data = await self._api("GET", "/app-conversations/start-tasks", what="start tasks", params={"ids": hexes})
+        return validate(list[StartTask | None], data, "start task list")
+
     async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
         """Rename a conversation on the app server (titles.rename also keeps it there)."""
         hex_id = conversation_id(conv_id)

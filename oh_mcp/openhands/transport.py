@@ -90,9 +90,9 @@ class Transport:
             return override  # the caller's: the hosting layer masks it in that caller's results
         return self._api_key.get_secret_value() if self._api_key else None
 
-    def caller(self) -> str:
-        """Whom the calls are made for, without the key itself: a digest of the key in effect (the
-        caller's own, when a per-user key applies, else the configured one). For per-caller caches."""
+    def key_fingerprint(self) -> str:
+        """Tells the keys of callers apart without holding them: what a cache shared between requests
+        keys on, so one caller's reads never answer another's."""
         return hashlib.sha256((self._key() or "").encode()).hexdigest()[:32]
 
     def _auth_headers(self) -> dict[str, str]:

@@ -1,0 +1,197 @@
+"""A task's OpenHands side: read what a task id names (through the per-worker batcher), and act on
+it: answer the actions that were shown, or cancel. Every read and write uses the caller's client, so
+the caller's key decides what may be seen."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..openhands import (
+    AppConversation,
+    AuthFailed,
+    ConnectionFailed,
+    Event,
+    ExecutionStatus,
+    InvalidRequest,
+    NotFound,
+    OpenHandsClient,
+    OpenHandsError,
+    PendingAction,
+    StartTask,
+)
+from ..tools.approvals import Answer, answer_pending
+from ..tools.progress import activity
+from .batch import Batcher
+from .mapping import (
+    CANCEL_REASON,
+    POLL_INTERVAL_MS,
+    RECENT_EVENTS,
+    TaskRef,
+    Verdict,
+    approval_key,
+    conversation_verdict,
+    start_verdict,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIVITY_SECONDS = 3.0  # a progress line costs two agent-server reads; hosts poll every second
+SETTLE_SECONDS = 5.0
+CANCEL_START_SECONDS = 600.0
+
+
+class TaskGone(Exception):
+    """The task id names nothing this caller's key can read."""
+
+
+@dataclass(frozen=True)
+class Seen:
+    verdict: Verdict
+    pending: list[PendingAction]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Follower:
+    """Reads tasks for one worker: batched conversation and start-task reads, cached progress lines."""
+
+    def __init__(self, interval: float = POLL_INTERVAL_MS / 1000) -> None:
+        self.conversations: Batcher[AppConversation] = Batcher(interval)
+        self.starts: Batcher[StartTask] = Batcher(interval)
+        self._activity: dict[tuple[str, str], tuple[float, str]] = {}
+
+    async def conversation(self, client: OpenHandsClient, conv_id: str) -> AppConversation:
+        found = await self.conversations.get(client.key_fingerprint(), conv_id, client.get_conversations)
+        if found is None:
+            raise TaskGone(conv_id)
+        return found
+
+    async def start(self, client: OpenHandsClient, task_id: str) -> StartTask:
+        found = await self.starts.get(client.key_fingerprint(), task_id, client.get_start_tasks)
+        if found is None:
+            raise TaskGone(task_id)
+        return found
+
+    def forget(self, client: OpenHandsClient, conv_id: str) -> None:
+        """After a write (an answer, a cancel): the next read of this conversation is a fresh one."""
+        self.conversations.forget(client.key_fingerprint(), conv_id)
+
+    async def resolve(self, client: OpenHandsClient, ref: TaskRef) -> tuple[Verdict | None, AppConversation | None]:
+        """The start's verdict while it is not READY, else the conversation."""
+        if ref.kind != "s":
+            return None, await self.conversation(client, ref.target)
+        task = await self.start(client, ref.target)
+        early = start_verdict(task)
+        if early is not None:
+            return early, None
+        assert task.app_conversation_id is not None
+        return None, await self.conversation(client, task.app_conversation_id)
+
+    async def see(self, client: OpenHandsClient, ref: TaskRef) -> Seen:
+        try:
+            early, conversation = await self.resolve(client, ref)
+        except NotFound:
+            raise TaskGone(ref.target) from None
+        if early is not None:
+            return Seen(early, [])
+        assert conversation is not None
+        pending = await _pending(client, conversation)
+        recent = await _recent(client, conversation) if _needs_recent(conversation) else None
+        verdict = conversation_verdict(ref, conversation, pending, now_ms(), recent)
+        if verdict.status == "working" and conversation.execution_status == ExecutionStatus.RUNNING:
+            verdict = Verdict("working", await self._doing(client, conversation), conversation)
+        return Seen(verdict, pending)
+
+    async def _doing(self, client: OpenHandsClient, conversation: AppConversation) -> str:
+        key = (client.key_fingerprint(), conversation.id)
+        cached = self._activity.get(key)
+        if cached is not None and anyio.current_time() - cached[0] < ACTIVITY_SECONDS:
+            return cached[1]
+        line = await activity(client, conversation)
+        self._activity[key] = (anyio.current_time(), line)
+        if len(self._activity) > 4096:
+            self._activity.clear()
+        return line
+
+
+def _needs_recent(c: AppConversation) -> bool:
+    return c.execution_status in (ExecutionStatus.IDLE, ExecutionStatus.FINISHED)
+
+
+async def _pending(client: OpenHandsClient, conversation: AppConversation) -> list[PendingAction]:
+    try:
+        return await client.pending_actions(conversation)
+    except (ConnectionFailed, AuthFailed) as exc:
+        logger.warning("pending actions of %s not read: %s", conversation.id, exc.message)
+        return []
+
+
+async def _recent(client: OpenHandsClient, conversation: AppConversation) -> list[Event]:
+    try:
+        return await client.agent_events(conversation, limit=RECENT_EVENTS)
+    except OpenHandsError as exc:
+        logger.warning("recent events of %s not read: %s", conversation.id, exc.message)
+        return []
+
+
+async def answer(client: OpenHandsClient, conversation: AppConversation, key: str, accept: bool, reason: str) -> bool:
+    """Answer the pending actions if they are still the ones shown under `key`; False (nothing
+    answered) when they changed, so the next status read asks about the new ones."""
+    pending = await client.pending_actions(conversation)
+    if not pending or approval_key(pending) != key:
+        return False
+    try:
+        await answer_pending(client, conversation, [a.id for a in pending], Answer(accept, reason))
+    except ToolError:  # they changed between the two reads
+        return False
+    await settle(client, conversation.id)
+    return True
+
+
+async def settle(client: OpenHandsClient, conv_id: str) -> None:
+    """Briefly, until the answered agent no longer shows as waiting: an accepted action stays unmatched
+    in the events while it runs, and must not be asked about again."""
+    with anyio.move_on_after(SETTLE_SECONDS):
+        while True:
+            current = await client.get_conversation(conv_id)
+            if current.execution_status != ExecutionStatus.WAITING_FOR_CONFIRMATION:
+                return
+            await anyio.sleep(client.poll_interval)
+
+
+async def cancel(client: OpenHandsClient, conversation: AppConversation) -> None:
+    """Stop the agent: interrupt a running one (it pauses), reject what a waiting one asks to run."""
+    status = conversation.execution_status
+    if status == ExecutionStatus.WAITING_FOR_CONFIRMATION:
+        pending = await client.pending_actions(conversation)
+        if pending:
+            await client.respond_to_confirmation(conversation, accept=False, reason=CANCEL_REASON)
+            return
+    if status in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_CONFIRMATION):
+        try:
+            await client.interrupt(conversation)
+        except InvalidRequest:  # it stopped on its own meanwhile
+            pass
+
+
+async def cancel_when_started(client: OpenHandsClient, start_id: str) -> None:
+    """A cancel that came while the conversation was still starting: stop the agent once it runs."""
+    try:
+        task = await client.wait_for_start_task(start_id, timeout=CANCEL_START_SECONDS)
+        assert task.app_conversation_id is not None
+        with anyio.move_on_after(SETTLE_SECONDS * 6):
+            while True:
+                conversation = await client.get_conversation(task.app_conversation_id)
+                if conversation.execution_status in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_CONFIRMATION):
+                    await cancel(client, conversation)
+                    return
+                await anyio.sleep(client.poll_interval)
+    except OpenHandsError as exc:
+        logger.warning("start task %s: the cancel was not carried out: %s", start_id, exc.message)

@@ -1,0 +1,153 @@
+"""Delegations as 2026-07-28 tasks against the real OpenHands 1.11.0, spoken by a raw client the way
+Claude Code speaks it over stdio: a task completes with the agent's answer; under confirm="always" it
+asks for approval, an accept runs the command and a reject keeps it from running; a cancel during a
+slow step pauses the agent within seconds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from oh_mcp.openhands import OpenHandsClient
+from tests.tasks.raw import Raw, Stdio
+
+from .harness import AppServer, say
+
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(900)]
+
+TEST_TIMEOUT = 300
+HOST_POLL = 1.0  # what oh-mcp asks hosts for (pollIntervalMs)
+
+
+def oh_mcp_process(app_server: AppServer, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OH_MCP_", "OPENHANDS_"))}
+    env |= {"OPENHANDS_URL": app_server.url, "OH_MCP_POLL_INTERVAL": "0.5", "NO_PROXY": "127.0.0.1,localhost"}
+    command = [sys.executable, "-m", "oh_mcp"]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+
+
+@asynccontextmanager
+async def tasks_client(app_server: AppServer) -> AsyncIterator[Raw]:
+    with (
+        anyio.fail_after(TEST_TIMEOUT),
+        tempfile.TemporaryFile("w+") as err,
+        oh_mcp_process(app_server, err) as proc,
+    ):
+        try:
+            yield Raw(Stdio(proc))
+        finally:
+            proc.kill()
+            err.seek(0)
+            logs = err.read()
+            if proc.returncode not in (None, -9):
+                say(f"oh-mcp exited {proc.returncode}: {logs[-3000:]}")
+
+
+async def poll(raw: Raw, task_id: str, *statuses: str, seconds: float = 180) -> dict[str, Any]:
+    """Poll as a host does, every pollIntervalMs, printing each new status line."""
+    began, last = time.monotonic(), None
+    with anyio.fail_after(seconds):
+        while True:
+            got = await raw.get(task_id)
+            line = f"{got['status']}: {got.get('statusMessage')}"
+            if line != last:
+                say(f"[tasks +{time.monotonic() - began:5.1f}s] {line}")
+                last = line
+            if got["status"] in statuses:
+                return got
+            await anyio.sleep(HOST_POLL)
+
+
+async def start(raw: Raw, message: str, **args: Any) -> str:
+    created = await raw.tool("start_conversation", {"message": message, **args})
+    assert created["resultType"] == "task" and created["status"] == "working", created
+    return str(created["taskId"])
+
+
+async def workspace_has(app_server: AppServer, conv_id: str, name: str) -> bool:
+    async with OpenHandsClient(app_server.url) as oh:
+        conversation = await oh.get_conversation(conv_id)
+        done = await oh.execute_command(conversation, f"test -e {name} && echo present || echo absent")
+    return "present" in (done.stdout or "")
+
+
+async def delete(app_server: AppServer, conv_id: str | None) -> None:
+    if conv_id:
+        async with OpenHandsClient(app_server.url) as oh:
+            await oh.delete_conversation(conv_id)
+
+
+async def test_a_delegation_as_a_task_completes_with_the_agents_answer(app_server: AppServer) -> None:
+    token = "task-" + uuid.uuid4().hex[:8]
+    async with tasks_client(app_server) as raw:
+        task_id = await start(raw, f"SLOW: 3\nSAY: {token}")
+        done = await poll(raw, task_id, "completed", "failed", "cancelled")
+        record = done["result"]["structuredContent"]
+        try:
+            assert done["status"] == "completed", done
+            assert token in record["final_response"], record
+            assert done["result"]["content"][-1]["text"].startswith("Changes: "), done["result"]["content"]
+        finally:
+            await delete(app_server, record.get("conversation_id"))
+
+
+def form(task: dict[str, Any]) -> tuple[str, str]:
+    [(key, request)] = task["inputRequests"].items()
+    assert request["method"] == "elicitation/create"
+    return key, str(request["params"]["message"])
+
+
+async def test_approval_through_the_task_runs_an_accepted_command_and_not_a_rejected_one(
+    app_server: AppServer,
+) -> None:
+    accepted, rejected = ("marker-" + uuid.uuid4().hex[:8] for _ in range(2))
+    conv_ids: list[str] = []
+    async with tasks_client(app_server) as raw:
+        try:
+            for marker, decision in ((accepted, "accept"), (rejected, "reject")):
+                task_id = await start(raw, f"RUN: touch {marker}", confirm="always")
+                key, message = form(await poll(raw, task_id, "input_required"))
+                assert f"touch {marker}" in message, message
+                answer = {"action": "accept", "content": {"decision": decision, "reason": "test says so"}}
+                await raw.call("tasks/update", {"taskId": task_id, "inputResponses": {key: answer}})
+                done = await poll(raw, task_id, "completed", "failed", "cancelled", seconds=120)
+                assert done["status"] == "completed", done
+                conv_id = done["result"]["structuredContent"]["conversation_id"]
+                conv_ids.append(conv_id)
+                present = await workspace_has(app_server, conv_id, marker)
+                assert present is (decision == "accept"), f"{decision}: {marker} present={present}"
+        finally:
+            for conv_id in conv_ids:
+                await delete(app_server, conv_id)
+
+
+async def test_cancel_during_a_slow_step_pauses_the_agent_within_seconds(app_server: AppServer) -> None:
+    async with tasks_client(app_server) as raw:
+        task_id = await start(raw, "SLOW: 40\nSAY: never said")
+        conv_id = None
+        try:
+            running = await raw.until(task_id, "working", seconds=120, saying="running")
+            say(f"running: {running['statusMessage']}")
+            began = time.monotonic()
+            await raw.call("tasks/cancel", {"taskId": task_id})
+            cancelled = await raw.until(task_id, "cancelled", "completed", "failed", seconds=10)
+            took = time.monotonic() - began
+            say(f"{cancelled['status']} {took:.1f} s after tasks/cancel: {cancelled['statusMessage']}")
+            assert cancelled["status"] == "cancelled" and took < 5, cancelled
+            async with OpenHandsClient(app_server.url) as oh:
+                found = await oh.search_conversations(limit=5)
+            paused = [c for c in found.items if c.execution_status == "paused"]
+            assert paused, [c.execution_status for c in found.items]
+            conv_id = paused[0].id
+        finally:
+            await delete(app_server, conv_id)
