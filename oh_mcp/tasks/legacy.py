@@ -77,12 +77,15 @@ class LegacyTasks:
         else:
             if name == "send_message" and args.get("run") is False:
                 return await call_next(ctx)
-            if name == "start_conversation":
+            held = name == "start_conversation" and wire.holds_its_message(args)
+            if name == "start_conversation" and not held:
                 ctx = replace(ctx, params={**params, "arguments": {**args, "wait": False}})
             result = await call_next(ctx)
             structured = result.get("structuredContent") if isinstance(result, dict) else None
             if not isinstance(result, dict) or result.get("isError") or not isinstance(structured, dict):
                 return result
+            if held and structured.get("status") != "READY":
+                return result  # it says that nothing was sent, and how to go on
             made = wire.task_for("s" if name == "start_conversation" else "m", structured)
             if made is None:
                 return result

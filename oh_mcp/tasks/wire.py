@@ -213,6 +213,10 @@ class TasksExtension(Extension):
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], args: dict[str, Any]
     ) -> HandlerResult:
         assert self._server is not None
+        if holds_its_message(args):
+            result = await self._server._handle_call_tool(ctx, params)  # pyright: ignore[reportPrivateUsage]
+            ready = isinstance(result, CallToolResult) and (result.structured_content or {}).get("status") == "READY"
+            return await self._after_call(ctx, result, "s") if ready else result
         started = params.model_copy(update={"arguments": {**args, "wait": False}})
         # MCPServer has no public way to call a tool with other arguments from an interceptor.
         result = await self._server._handle_call_tool(ctx, started)  # pyright: ignore[reportPrivateUsage]
@@ -326,6 +330,15 @@ async def changes_line(
         return None
     how = f'get_changes(conversation_id="{conversation.id}") shows the diffs.' if found else ""
     return f"Changes: {summary_line(f.change for f in found)} {how}".strip()
+
+
+def holds_its_message(args: dict[str, Any]) -> bool:
+    """Whether a start sends its message only once READY, after the approval policy or the upload.
+    Only the call holds that message: left to a background job it would die with the process or a
+    stateless worker and fail unseen. So such a call waits for READY as a plain start does, the task
+    follows the agent from there, and a start that outlives the wait answers plainly, saying that
+    nothing was sent."""
+    return args.get("confirm", "never") != "never" or bool(args.get("local_path"))
 
 
 def task_for(kind: Kind, record: dict[str, Any]) -> tuple[TaskRef, str | None] | None:

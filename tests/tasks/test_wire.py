@@ -223,3 +223,16 @@ async def test_a_plain_wait_for_a_client_without_elicitation_lists_the_pending_a
     args = {"conversation_id": started["structuredContent"]["conversation_id"], "timeout_seconds": 5}
     state = await raw.tool("wait_for_agent", args, tasks=False)
     assert state["structuredContent"]["pending_actions"] and "inputRequests" not in state
+
+
+async def test_a_guarded_start_sends_its_message_in_the_call_or_says_it_did_not(raw: Raw, fake: FakeOpenHands) -> None:
+    # Only the call holds a guarded start's message: no background job may send it later (it would die
+    # with the process or a stateless worker). So the call waits for READY; the task follows from there.
+    created = await raw.tool("start_conversation", {"message": "RUN: touch guarded", "confirm": "always"})
+    assert created["resultType"] == "task"
+    asked = await raw.until(created["taskId"], "input_required")
+    assert "touch guarded" in form(asked)[1]["message"]
+    fake.start_task_step_seconds = 5
+    late = await raw.tool("start_conversation", {"message": "x", "confirm": "always", "timeout_seconds": 1})
+    assert late.get("resultType", "complete") == "complete" and "taskId" not in late
+    assert "it was not sent, and nothing sends it later" in late["structuredContent"]["next_step"]
