@@ -7,6 +7,7 @@ without a message (the agent stays idle), set the policy on the agent server, th
 
 from __future__ import annotations
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..next_steps import for_model
@@ -16,6 +17,7 @@ from ..openhands import (
     Event,
     OpenHandsClient,
     OpenHandsError,
+    ServerError,
     StartRequest,
     StartTask,
     StartTaskStatus,
@@ -23,6 +25,7 @@ from ..openhands import (
 )
 from ..openhands.waits import OnChange
 
+RESEND_AFTER_SECONDS = 1.0
 NOT_SENT_LATER = (
     " Approvals were asked for, so the task message is sent only once READY and the approval policy is set, "
     "by this call alone: it was not sent, and nothing sends it later. get_start_task says how once READY."
@@ -56,12 +59,25 @@ async def arm_and_send(client: OpenHandsClient, task: StartTask, policy: Confirm
     conversation = await client.get_conversation(task.app_conversation_id)
     await client.set_confirmation_policy(conversation, policy)  # its failure: the caller says start again
     try:
-        await client.send_message(conversation.id, message)
+        await _send_once(client, conversation, message)
     except OpenHandsError as exc:
         raise ToolError(
             f"Conversation {conversation.id} started and asks before acting, but the task message was not sent: "
             f"{for_model(exc)} Send it with send_message to that conversation_id."
         ) from None
+
+
+async def _send_once(client: OpenHandsClient, conversation: AppConversation, message: str) -> None:
+    """Send the task message. Right after READY, 1.11.0's agent server sometimes answers the first
+    message with a 500 (seen in the e2e stage); a write is never simply retried, since it may have
+    landed, but when the agent's own events show no user message a second send cannot double it."""
+    try:
+        await client.send_message(conversation.id, message)
+    except ServerError:
+        await anyio.sleep(RESEND_AFTER_SECONDS)
+        if any(e.kind == "MessageEvent" and e.source == "user" for e in await _events(client, conversation)):
+            return
+        await client.send_message(conversation.id, message)
 
 
 async def unsent_step(client: OpenHandsClient, task: StartTask) -> str | None:
