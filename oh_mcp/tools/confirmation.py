@@ -59,7 +59,7 @@ async def arm_and_send(client: OpenHandsClient, task: StartTask, policy: Confirm
     conversation = await client.get_conversation(task.app_conversation_id)
     await client.set_confirmation_policy(conversation, policy)  # its failure: the caller says start again
     try:
-        await _send_once(client, conversation, message)
+        await send_task_message(client, conversation, message)
     except OpenHandsError as exc:
         raise ToolError(
             f"Conversation {conversation.id} started and asks before acting, but the task message was not sent: "
@@ -67,7 +67,7 @@ async def arm_and_send(client: OpenHandsClient, task: StartTask, policy: Confirm
         ) from None
 
 
-async def _send_once(client: OpenHandsClient, conversation: AppConversation, message: str) -> None:
+async def send_task_message(client: OpenHandsClient, conversation: AppConversation, message: str) -> None:
     """Send the task message. Right after READY, 1.11.0's agent server sometimes answers the first
     message with a 500 (seen in the e2e stage); a write is never simply retried, since it may have
     landed, but when the agent's own events show no user message a second send cannot double it."""

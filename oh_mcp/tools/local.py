@@ -35,6 +35,7 @@ from ..openhands import (
 from ..records import Changes, StartResult
 from ..runtime import Runtime
 from ..shaping import encode_cursor, redact, window
+from .confirmation import send_task_message
 from .params import ConversationId
 from .progress import Progress
 from .review import _running, review
@@ -160,7 +161,7 @@ async def _deliver(
     if confirm != "never":
         await client.set_confirmation_policy(conversation, confirm)
     text = f"{message}\n\n(The repository to work in is {unpacked.path}.)"
-    await client.send_message(conversation.id, text)
+    await send_task_message(client, conversation, text)
     return unpacked.path
 
 
