@@ -1,8 +1,11 @@
 """Fixtures of the end-to-end stage, and its timeouts.
 
-The OpenHands install happens once, before the first test, outside any test's timeout; the fake LLM
-lives for the session; app servers are module-scoped (test_journey.py shares one without a key,
-test_auth.py gets one with SESSION_API_KEY), so two servers never run at once.
+The OpenHands install happens once, before the first test, outside any test's timeout. The fake LLM
+and the app server without a key live for the whole session: every test makes, and deletes, its own
+conversations, and no test on it counts or lists all of them. test_auth.py's keyed app server is its
+own (it asserts an empty conversation list), module-scoped. The two may run at once (a module that
+sorts before test_auth.py starts the shared one first): each claims its own agent-server port block
+and its own app-server port.
 
 Every e2e test runs under pytest-timeout's thread method, which fires however the test is stuck: the
 signal method raises inside the event loop, and anyio's runner then closes the loop with the test
@@ -85,9 +88,9 @@ def fake_llm() -> Iterator[FakeLLM]:
         say(f"fake LLM served {llm.summary()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_server(openhands_python: Path, fake_llm: FakeLLM) -> Iterator[AppServer]:
-    """A real app server without SESSION_API_KEY (no auth, the default local setup)."""
+    """A real app server without SESSION_API_KEY (no auth, the default local setup), shared by the stage."""
     yield from _server(openhands_python, fake_llm, None)
 
 
