@@ -13,13 +13,18 @@ still running; if the test's clean-up turns the CancelledError into another erro
 task goes back to waiting for the next test and `asyncio.Runner.close()` waits on it forever (seen
 in test_steering.py). The thread method dumps every thread's stack and ends pytest instead; the
 watchdogs (reaper.py) then stop the OpenHands servers. Each test's own anyio deadline fires first
-and fails just that test; the pytest-timeout is the backstop.
+and fails just that test; the pytest-timeout is the backstop. pytest-timeout stops its timer when a
+test fails, so the teardown after a failure gets a guard of its own (pytest_runtest_teardown).
 """
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import secrets
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +35,8 @@ from .harness import START_TIMEOUT, AppServer, E2EError, Install, ensure_openhan
 # Backstop per e2e test, setup and teardown included (timeout_func_only stays false): an app server
 # start, the longest test deadline (300 s), and its teardown.
 E2E_TIMEOUT = START_TIMEOUT + 300 + 60
+# A server's stop is bounded by its own waits (about 45 s at worst).
+E2E_TEARDOWN_TIMEOUT = 120.0
 
 INSTALL = pytest.StashKey[Install | E2EError]()
 
@@ -49,6 +56,33 @@ def declared_timeout(item: pytest.Item) -> tuple[float | None, str | None]:
     seconds = marker.args[0] if marker.args else marker.kwargs.get("timeout")
     method = marker.args[1] if len(marker.args) > 1 else marker.kwargs.get("method")
     return seconds, method
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """Guard an e2e test's teardown on its own: pytest-timeout stops its timer as soon as a test fails
+    (in pytest_exception_interact), so the teardown after a failure would otherwise run unguarded."""
+    if item.get_closest_marker("e2e") is None:
+        return (yield)
+    timer = threading.Timer(E2E_TEARDOWN_TIMEOUT, abort_teardown, args=(item,))
+    timer.daemon = True
+    timer.start()
+    try:
+        return (yield)
+    finally:
+        timer.cancel()
+
+
+def abort_teardown(item: pytest.Item) -> None:
+    """Like pytest-timeout's thread method: every thread's stack, then end pytest (the watchdogs clean up)."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)
+    print(f"\n+++ teardown of {item.nodeid} still running after {E2E_TEARDOWN_TIMEOUT:g} s +++", file=sys.stderr)
+    sys.stderr.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
