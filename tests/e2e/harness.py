@@ -271,6 +271,7 @@ class AppServer:
                 [str(self.python), str(LAUNCHER), "--port", str(self.port)],
                 env=self.env(),
                 marker=self.marker,
+                remove=None if os.environ.get("OH_MCP_E2E_KEEP") else self.root,
                 cwd=self.root,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

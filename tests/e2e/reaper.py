@@ -10,10 +10,11 @@ group (Ctrl-C, `timeout`) does not reach it, and it blocks reading its stdin, a 
 writer is the test process. When the test process exits, even by SIGKILL or pytest-timeout's
 `os._exit`, the kernel closes that pipe, the watchdog reads EOF and kills every marked process.
 On a normal stop the harness cleans up first and then closes the pipe, so the watchdog finds
-nothing left. (PR_SET_PDEATHSIG alone would not do: it reaches only direct children, and the
-agent servers are the app server's children.)
+nothing left. Given a directory (the server's files), the watchdog removes it after the kill.
+(PR_SET_PDEATHSIG alone would not do: it reaches only direct children, and the agent servers are
+the app server's children.)
 
-Run as `python reaper.py <marker>`; it prints "watching" once it is ready.
+Run as `python reaper.py <marker> [<directory to remove>]`; it prints "watching" once it is ready.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,11 +111,11 @@ def release_watchdog(watchdog: subprocess.Popen[bytes], timeout: float = 15.0) -
         watchdog.stdout.close()
 
 
-def start_watchdog(marker: str) -> subprocess.Popen[bytes]:
-    """The watchdog for `marker`, running and reading its stdin when this returns."""
+def start_watchdog(marker: str, remove: Path | None = None) -> subprocess.Popen[bytes]:
+    """The watchdog for `marker` (and `remove`), running and reading its stdin when this returns."""
     env = {k: v for k, v in os.environ.items() if k != MARKER}  # it must never match its own sweep
     watchdog = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), marker],
+        [sys.executable, str(Path(__file__).resolve()), marker, *([str(remove)] if remove else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
@@ -129,11 +131,12 @@ def start_watchdog(marker: str) -> subprocess.Popen[bytes]:
     return watchdog
 
 
-def spawn_tied(argv: list[str], *, env: dict[str, str], marker: str, **popen: Any) -> Tied:
-    """Popen(argv) in a new session, under a watchdog; `env` must carry MARKER=marker."""
+def spawn_tied(argv: list[str], *, env: dict[str, str], marker: str, remove: Path | None = None, **popen: Any) -> Tied:
+    """Popen(argv) in a new session, under a watchdog; `env` must carry MARKER=marker. The watchdog
+    removes `remove` (a directory) when it is released or the test process dies."""
     if env.get(MARKER) != marker:
         raise ValueError(f"the environment must carry {MARKER}={marker}, or the watchdog cannot find the process")
-    watchdog = start_watchdog(marker)
+    watchdog = start_watchdog(marker, remove)
     try:
         process = subprocess.Popen(argv, env=env, start_new_session=True, **popen)
     except BaseException:
@@ -142,8 +145,9 @@ def spawn_tied(argv: list[str], *, env: dict[str, str], marker: str, **popen: An
     return Tied(process=process, watchdog=watchdog, marker=marker)
 
 
-def watch(marker: str) -> None:
-    """Block until stdin reaches EOF (the test process closed it or died), then kill every marked process."""
+def watch(marker: str, remove: str | None = None) -> None:
+    """Block until stdin reaches EOF (the test process closed it or died), then kill every marked process
+    and remove `remove`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sys.stdout.buffer.write(READY)
@@ -153,7 +157,9 @@ def watch(marker: str) -> None:
     killed = kill_marked(marker)
     if killed:
         print(f"[e2e watchdog] the test process is gone; killed: {'; '.join(killed)}", file=sys.stderr, flush=True)
+    if remove:
+        shutil.rmtree(remove, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    watch(sys.argv[1])
+    watch(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)

@@ -31,8 +31,10 @@ PARENT = (
     "import os, sys, time\n"
     "sys.path.insert(0, sys.argv[1])\n"
     "from reaper import MARKER, spawn_tied\n"
-    "marker = sys.argv[2]\n"
-    f"tied = spawn_tied([sys.executable, '-c', {LAUNCHER!r}], env=os.environ | {{MARKER: marker}}, marker=marker)\n"
+    "from pathlib import Path\n"
+    "marker, files = sys.argv[2], Path(sys.argv[3])\n"
+    f"tied = spawn_tied([sys.executable, '-c', {LAUNCHER!r}], env=os.environ | {{MARKER: marker}}, marker=marker,"
+    " remove=files)\n"
     "print(tied.watchdog.pid, flush=True)\n"
     "time.sleep(120)\n"
 )
@@ -56,11 +58,13 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_sigkilled_test_process_takes_its_servers_and_their_children_with_it() -> None:
+def test_a_sigkilled_test_process_takes_its_servers_and_their_children_with_it(tmp_path: Path) -> None:
     marker = "reaper-test-" + uuid.uuid4().hex
     folder = str(Path(reaper.__file__).parent)
+    files = tmp_path / "server-files"
+    (files / "sandboxes").mkdir(parents=True)
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, folder, marker], stdout=subprocess.PIPE, start_new_session=True
+        [sys.executable, "-c", PARENT, folder, marker, str(files)], stdout=subprocess.PIPE, start_new_session=True
     )
     try:
         assert parent.stdout is not None
@@ -73,6 +77,7 @@ def test_a_sigkilled_test_process_takes_its_servers_and_their_children_with_it()
 
         assert wait_until(lambda: not marked_pids(marker), 20), f"still alive: {marked_pids(marker)} (were {tree})"
         assert wait_until(lambda: not alive(watchdog), 10), "the watchdog did not exit after its sweep"
+        assert not files.exists(), "the watchdog left the server's files behind"
     finally:
         parent.kill()
         parent.wait(timeout=10)
