@@ -234,7 +234,7 @@ class AppServer:
             for k, v in os.environ.items()
             if not k.startswith(("OH_", "OPENHANDS_", "LLM_", "VIRTUAL_ENV", "PYTHON", "SESSION_API_KEY"))
         }
-        for name in ("home", "tmp", "persistence", "sandboxes"):
+        for name in ("home", "tmp", "tmux", "persistence", "sandboxes"):
             (self.root / name).mkdir(exist_ok=True)
         if self.ports is None:
             self.ports = claim_port_block()
@@ -249,6 +249,7 @@ class AppServer:
             "OH_WEBHOOKS_0_BASE_URL": f"{self.url}/api/v1/webhooks",
             "HOME": str(self.root / "home"),
             "TMPDIR": str(self.root / "tmp"),  # the process sandbox puts its working dirs here
+            "TMUX_TMPDIR": str(self.root / "tmux"),  # this server's own tmux server (launcher.py, fix 5)
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the cost map from GitHub
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
