@@ -4,7 +4,7 @@
 - `running_app_server()` starts `launcher.py` in that venv with the process sandbox, waits until it
   answers, points its LLM at the fake, and on exit kills it and every process it spawned (the agent
   servers are found by a marker in their environment, since they outlive the app server), then removes
-  its temporary directory.
+  its temporary directory. A watchdog (reaper.py) does the same kill if the test process dies first.
 
 Every failure raises E2EError with the reason and the log tail; the fixtures turn it into pytest.fail,
 so a broken install or server fails the stage instead of skipping it.
@@ -34,11 +34,12 @@ import httpx
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
+from .reaper import MARKER, Tied, kill_marked, marked_pids, spawn_tied
+
 OPENHANDS_VERSION = "1.11.0"
 PYTHON_VERSION = "3.12.1"
 CACHE_DIR = Path(os.environ.get("OH_MCP_E2E_CACHE") or Path.home() / ".cache" / "oh-mcp-e2e")
 LAUNCHER = Path(__file__).with_name("launcher.py")
-MARKER = "OH_MCP_E2E_RUN"
 INSTALL_TIMEOUT = 600.0
 START_TIMEOUT = 120.0
 LOG_TAIL = 4000
@@ -204,55 +205,6 @@ def ensure_openhands(cache_dir: Path = CACHE_DIR) -> Install:
 # ---- processes ----------------------------------------------------------------------------------
 
 
-def marked_pids(marker_value: str) -> list[int]:
-    """Processes whose environment carries MARKER=marker_value: the app server and all it spawned."""
-    needle = f"{MARKER}={marker_value}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return "?"
-
-
-def signal_all(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def kill_marked(marker_value: str, grace: float = 5.0) -> list[str]:
-    """SIGCONT (paused sandboxes are SIGSTOPped), SIGTERM, then SIGKILL what is left; returns what was killed."""
-    pids = marked_pids(marker_value)
-    if not pids:
-        return []
-    killed = [f"{pid} {cmdline(pid)[:120]}" for pid in pids]
-    signal_all(pids, signal.SIGCONT)
-    signal_all(pids, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and marked_pids(marker_value):
-        time.sleep(0.1)
-    for _ in range(3):
-        left = marked_pids(marker_value)
-        if not left:
-            break
-        signal_all(left, signal.SIGKILL)
-        time.sleep(0.2)
-    return killed
-
-
 @dataclass
 class AppServer:
     """One OpenHands app server with its own persistence, home and temp directories."""
@@ -263,7 +215,7 @@ class AppServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="oh-mcp-e2e-")))
     port: int = field(default_factory=free_port)
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
-    process: subprocess.Popen[bytes] | None = None
+    tied: Tied | None = None
     ports: PortBlock | None = None
     started_in: float = 0.0
     version: str = "?"
@@ -282,7 +234,7 @@ class AppServer:
             for k, v in os.environ.items()
             if not k.startswith(("OH_", "OPENHANDS_", "LLM_", "VIRTUAL_ENV", "PYTHON", "SESSION_API_KEY"))
         }
-        for name in ("home", "tmp", "persistence", "sandboxes"):
+        for name in ("home", "tmp", "tmux", "persistence", "sandboxes"):
             (self.root / name).mkdir(exist_ok=True)
         if self.ports is None:
             self.ports = claim_port_block()
@@ -297,6 +249,7 @@ class AppServer:
             "OH_WEBHOOKS_0_BASE_URL": f"{self.url}/api/v1/webhooks",
             "HOME": str(self.root / "home"),
             "TMPDIR": str(self.root / "tmp"),  # the process sandbox puts its working dirs here
+            "TMUX_TMPDIR": str(self.root / "tmux"),  # this server's own tmux server (launcher.py, fix 5)
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the cost map from GitHub
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
@@ -315,14 +268,15 @@ class AppServer:
     def start(self) -> None:
         started = time.monotonic()
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
+            self.tied = spawn_tied(
                 [str(self.python), str(LAUNCHER), "--port", str(self.port)],
                 env=self.env(),
+                marker=self.marker,
+                remove=None if os.environ.get("OH_MCP_E2E_KEEP") else self.root,
                 cwd=self.root,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         self.wait_ready(started)
         self.started_in = time.monotonic() - started
@@ -335,6 +289,10 @@ class AppServer:
             f"agent servers from port {base}, sandboxes in {self.root / 'sandboxes'}); "
             f"/server_info keys: {sorted(info) if isinstance(info, dict) else info!r}"
         )
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.tied.process if self.tied else None
 
     @property
     def pid(self) -> int | None:
@@ -388,6 +346,9 @@ class AppServer:
         left = marked_pids(self.marker)
         if left:
             say(f"WARNING: still alive after SIGKILL: {left}")
+        if self.tied is not None:
+            self.tied.release()  # everything is gone: the watchdog finds nothing and exits
+            self.tied = None
         if self.ports is not None:
             self.ports.release()
             self.ports = None

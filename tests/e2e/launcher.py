@@ -12,6 +12,12 @@ nothing from oh-mcp or the tests. Package files stay untouched; the fixes are mo
 4. `ProcessSandboxService._wait_for_server_ready` waits 120 s instead of 30: on a machine shared with
    other test runs (load 10 on 2 cores) an agent server took over 30 s to import and answer /alive,
    and every conversation start failed with "Agent Server Failed to start properly".
+5. `ProcessSandboxService._start_agent_process` gives agent servers this app server's own TMUX_TMPDIR
+   (the launcher's, set by the harness): the process sandbox spec sets /tmp/openhands-tmux, which does
+   not exist, so tmux falls back to /tmp/tmux-0 and every agent server on the machine, whatever stage
+   started it, shares one tmux server (socket "openhands"). That server carries the environment, and so
+   the kill marker, of whichever stage started it: that stage's clean-up killed it under the other
+   stages' running agents, whose commands then never ran (an accepted `touch` left no file).
 
 A missing patch target stops the launcher with exit code 3 and a line naming it, so a new
 OpenHands release fails the stage loudly instead of hanging it.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -123,6 +130,24 @@ def patch_agent_server_wait() -> None:
     say(f"patched {PROCESS_SANDBOX}.ProcessSandboxService._wait_for_server_ready: {AGENT_SERVER_START_SECONDS} s")
 
 
+def patch_tmux_dir() -> None:
+    service = target(load(PROCESS_SANDBOX), "ProcessSandboxService")
+    original = target(service, "_start_agent_process")
+    tmux_dir = os.environ.get("TMUX_TMPDIR")
+    if not tmux_dir:
+        fail("TMUX_TMPDIR is not set for the launcher")
+
+    @functools.wraps(original)
+    async def own_tmux(self: Any, *args: Any, **kwargs: Any) -> Any:
+        spec = kwargs["sandbox_spec"]  # passed by keyword in 1.11.0; a KeyError here names the change
+        env = {**spec.initial_env, "TMUX_TMPDIR": tmux_dir}
+        kwargs["sandbox_spec"] = spec.model_copy(update={"initial_env": env})
+        return await original(self, *args, **kwargs)
+
+    service._start_agent_process = own_tmux
+    say(f"patched {PROCESS_SANDBOX}.ProcessSandboxService._start_agent_process: TMUX_TMPDIR={tmux_dir}")
+
+
 def patch_browser_tool() -> None:
     module = load(LIVE_STATUS)
     original = target(module, "get_default_tools")
@@ -146,6 +171,7 @@ def main() -> None:
     original_detection = patch_docker_detection()
     patch_process_status()
     patch_agent_server_wait()
+    patch_tmux_dir()
     patch_browser_tool()
     module_name, _, attribute = APP.partition(":")
     app_module = load(module_name)

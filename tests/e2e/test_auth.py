@@ -11,8 +11,8 @@ from mcp import Client
 
 from .harness import AppServer, Journey, oh_mcp_params, text_of
 
-# The first test also installs OpenHands (minutes, once) and starts an app server: far past the default 60 s.
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(1800)]
+# The timeout (thread method, a server start included) comes from conftest.py, as for every e2e test.
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
 
 async def test_the_session_api_key_is_required_and_checked(keyed_app_server: AppServer) -> None:

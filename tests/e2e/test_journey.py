@@ -13,8 +13,8 @@ from mcp.types import TextResourceContents
 
 from .harness import AppServer, Journey, oh_mcp_params, short, text_of
 
-# The first test also installs OpenHands (minutes, once) and starts an app server: far past the default 60 s.
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(1800)]
+# The timeout (thread method, a server start included) comes from conftest.py, as for every e2e test.
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
 JOURNEY_TIMEOUT = 300
 TITLE_TIMEOUT = 120
