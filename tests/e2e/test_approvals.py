@@ -15,7 +15,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from .harness import AppServer, Journey, oh_mcp_params
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # the timeout (thread method) comes from conftest.py
 
 TEST_TIMEOUT = 300
 

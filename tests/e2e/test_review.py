@@ -13,7 +13,7 @@ from mcp.types import ResourceLink
 
 from .harness import AppServer, Journey, oh_mcp_params, text_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(900)]  # as the other e2e modules
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # the timeout (thread method) comes from conftest.py
 
 REVIEW_TIMEOUT = 300
 GIT = "git -c user.name=e2e -c user.email=e2e@example.com"

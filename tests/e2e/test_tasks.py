@@ -23,7 +23,7 @@ from tests.tasks.raw import Raw, Stdio
 
 from .harness import AppServer, say
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # the timeout (thread method) comes from conftest.py
 
 TEST_TIMEOUT = 300
 HOST_POLL = 1.0  # what oh-mcp asks hosts for (pollIntervalMs)
