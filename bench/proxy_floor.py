@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-import httpx
+import httpx2
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 
 def app(upstream: str) -> Starlette:
-    client = httpx.AsyncClient(base_url=upstream)
+    client = httpx2.AsyncClient(base_url=upstream)
 
     async def forward(request: Request) -> Response:
         await request.body()

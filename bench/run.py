@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 import anyio.streams.buffered
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters
 
 from oh_mcp import Settings, build_server
@@ -58,9 +58,9 @@ def process(command: list[str], ready_url: str, **extra: str) -> Iterator[subpro
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(ready_url, timeout=1).status_code < 500:
+                if httpx2.get(ready_url, timeout=1).status_code < 500:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"{command[:4]} did not start")
@@ -161,7 +161,7 @@ async def tools_list_cost(fake_url: str) -> dict[str, Any]:
 
 
 async def compactness(fake_url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=fake_url) as http:
+    async with httpx2.AsyncClient(base_url=fake_url) as http:
         raw_list = (await http.get("/api/v1/app-conversations/search", params={"limit": 20})).content
         first = json.loads(raw_list)["items"][0]["id"]
         raw_one = (await http.get("/api/v1/app-conversations", params={"ids": [first]})).content
@@ -200,7 +200,7 @@ async def mcp_call(client: Client, tool: str, args: dict[str, Any]) -> None:
 
 async def latency(fake_url: str) -> dict[str, Any]:
     rows: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=fake_url) as http:
+    async with httpx2.AsyncClient(base_url=fake_url) as http:
         rows["direct httpx (reference)"] = await timed(lambda: http.get(SEARCH, params={"limit": 20}))
     args = {"limit": 20}
     async with Client(build_server(Settings(openhands_url=fake_url))) as client:
@@ -232,7 +232,7 @@ async def over_http(fake_url: str) -> dict[str, Any]:
     """oh-mcp over stateless Streamable HTTP and a do-nothing proxy on the same stack, both driven by
     a lean raw JSON-RPC client: the proxy is the floor any server in front of OpenHands pays."""
     rows: dict[str, Any] = {}
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         port = free_port()
         with proxy_floor(fake_url, port):
             url = f"http://127.0.0.1:{port}/mcp"
@@ -249,7 +249,7 @@ async def slow_upstream(_fake_url: str) -> dict[str, Any]:
     port = free_port()
     slow_url = f"http://127.0.0.1:{port}"
     with fake(port, latency=SLOW_UPSTREAM_S):
-        async with httpx.AsyncClient(base_url=slow_url) as http:
+        async with httpx2.AsyncClient(base_url=slow_url) as http:
             rows = {"direct httpx (reference)": await timed(lambda: http.get(SEARCH, params={"limit": 20}))}
         rows |= await over_http(slow_url)
     return with_ratios(rows)
@@ -278,7 +278,7 @@ def cold_start(fake_url: str, reps: int = 7) -> dict[str, Any]:
 RAW_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 
 
-async def raw_call(http: httpx.AsyncClient, url: str, tool: str, args: dict[str, Any]) -> None:
+async def raw_call(http: httpx2.AsyncClient, url: str, tool: str, args: dict[str, Any]) -> None:
     """One tools/call as a lean client sends it: a JSON-RPC POST to the stateless endpoint. The SDK's
     own client costs several ms a call itself, which would hide what the server adds."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}
@@ -352,7 +352,7 @@ async def throughput(fake_url: str) -> dict[str, Any]:
 
 
 async def connection_reuse(fake_url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=fake_url) as stats:
+    async with httpx2.AsyncClient(base_url=fake_url) as stats:
         before = (await stats.get("/_fake/stats")).json()["connections"]
         async with Client(build_server(Settings(openhands_url=fake_url))) as client:
             for _ in range(100):

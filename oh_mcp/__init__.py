@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["OpenHandsClient", "Settings", "__version__", "build_server"]
 
 # Imported on first use, so `oh-mcp --help` and a configuration error load neither the MCP SDK
-# nor httpx.
+# nor httpx2.
 _LAZY = {"Settings": ".config", "OpenHandsClient": ".openhands", "build_server": ".server"}
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
+import httpx2
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -250,14 +250,14 @@ def contract_event_hooks(
     """httpx hooks that check each exchange with the app or an agent server and record violations on
     the contract (raising inside a hook would surface as an oh-mcp bug rather than a contract failure)."""
 
-    async def on_request(request: httpx.Request) -> None:
+    async def on_request(request: httpx2.Request) -> None:
         path = api_path(request.url.path)
         if check_requests and path is not None:
             await request.aread()  # an upload's multipart body is a stream until read
             query = _query(request.url.params.multi_items())
             contract.record("request", contract.validate_request, request.method, path, query, _body(request.content))
 
-    async def on_response(response: httpx.Response) -> None:
+    async def on_response(response: httpx2.Response) -> None:
         request = response.request
         path = api_path(request.url.path)
         if not check_responses or path is None or INJECTED in response.headers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from oh_mcp.next_steps import for_model
@@ -11,7 +11,7 @@ from oh_mcp.openhands.models import conversation_id, sandbox_id
 
 
 def test_a_paused_sandbox_says_which_tools_bring_it_back() -> None:
-    error = e.error_from_response(httpx.Response(409, json={"detail": "Sandbox is PAUSED."}), "Conversation c1")
+    error = e.error_from_response(httpx2.Response(409, json={"detail": "Sandbox is PAUSED."}), "Conversation c1")
     assert for_model(error) == (
         "Conversation c1: its sandbox is PAUSED (HTTP 409). It must be RUNNING for this. "
         "Resume it with resume_sandbox, or call send_message with auto_resume=true."
@@ -32,7 +32,7 @@ def test_a_missing_resource_points_at_the_tool_that_lists_it(resource: str, step
 
 
 def test_a_missing_resource_of_no_known_kind_gets_only_the_clients_hint() -> None:
-    error = e.error_from_response(httpx.Response(404, json={"detail": "Not Found"}), "Thing t")
+    error = e.error_from_response(httpx2.Response(404, json={"detail": "Not Found"}), "Thing t")
     assert for_model(error) == "Thing t not found (HTTP 404). Check the id; list the items to find valid ids."
 
 
@@ -49,20 +49,20 @@ def test_a_malformed_id_says_its_shape_and_where_valid_ones_are_listed() -> None
 
 
 def test_an_archived_conversation_suggests_a_new_one() -> None:
-    error = e.error_from_response(httpx.Response(410, json={"detail": "gone"}), "Conversation c1")
+    error = e.error_from_response(httpx2.Response(410, json={"detail": "gone"}), "Conversation c1")
     assert for_model(error).endswith(
         "Its sandbox is gone, so it can no longer run. Start a new conversation with start_conversation."
     )
 
 
 def test_a_write_that_timed_out_names_the_tools_that_show_the_state() -> None:
-    sent = e.error_from_transport(httpx.ReadTimeout("slow"), "Conversation c", write=True)
+    sent = e.error_from_transport(httpx2.ReadTimeout("slow"), "Conversation c", write=True)
     assert for_model(sent).endswith("get_conversation and get_conversation_events show the current state.")
-    read = e.error_from_transport(httpx.ReadTimeout("slow"), "Conversation c", write=False)
+    read = e.error_from_transport(httpx2.ReadTimeout("slow"), "Conversation c", write=False)
     assert for_model(read) == "OpenHands did not answer in time for Conversation c. Try again."
 
 
 def test_an_unavailable_sandbox_points_at_get_sandbox() -> None:
-    error = e.error_from_response(httpx.Response(503, text="down"), "Sandbox s")
+    error = e.error_from_response(httpx2.Response(503, text="down"), "Sandbox s")
     assert "get_sandbox" in for_model(error)
     assert "get_sandbox" not in error.for_model()

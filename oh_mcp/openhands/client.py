@@ -1,6 +1,6 @@
 """An async client for the OpenHands V1 app server (`/api/v1`) and the agent servers it starts.
 
-One `httpx.AsyncClient` with keep-alive serves every call. The client knows nothing of MCP:
+One `httpx2.AsyncClient` with keep-alive serves every call. The client knows nothing of MCP:
 it returns models from `models.py` and raises errors from `errors.py`. Its parts live apart:
 `transport.py` (HTTP, auth, retries), `app_server.py` and `agent_server.py` (the routes of each
 server) and `waits.py` (polling until a state is reached).

@@ -2,7 +2,7 @@
 
 Every failure the client can meet becomes one of these, built in exactly one place
 (`error_from_response` for HTTP answers, `error_from_transport` for network failures), so
-callers never read status codes or catch httpx exceptions themselves.
+callers never read status codes or catch httpx2 exceptions themselves.
 
 * OpenHandsError              base: `status`, `message` (what happened), `hint` (what to do next, in
                               OpenHands' words), `resource` (conversation, sandbox, start task …)
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+import httpx2
 
 from .redaction import scrub_known
 
@@ -206,7 +206,7 @@ def _field_message(item: Any) -> str:
     return f"{'.'.join(loc)}: {msg}" if loc else msg
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx2.Response) -> float | None:
     """Retry-After is either delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
     value = response.headers.get("retry-after")
     if value is None:
@@ -227,7 +227,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 _SANDBOX_STATUS = re.compile(r"Sandbox is ([A-Z_]+)")
 
 
-def error_from_response(response: httpx.Response, what: str, secrets: tuple[str, ...] = ()) -> OpenHandsError:
+def error_from_response(response: httpx2.Response, what: str, secrets: tuple[str, ...] = ()) -> OpenHandsError:
     """Build the error for a non-2xx answer. `what` names the resource, e.g. "Conversation 1a2b…"."""
     try:
         body: Any = response.json()
@@ -263,9 +263,9 @@ def error_from_response(response: httpx.Response, what: str, secrets: tuple[str,
     return ServerError(f"OpenHands failed on {what} (HTTP {code}).{said}", status=code)
 
 
-def _connect_reason(exc: httpx.TransportError) -> str:
-    """The root cause: httpx says only "All connection attempts failed" for a refused connection."""
-    if isinstance(exc, httpx.ConnectTimeout):
+def _connect_reason(exc: httpx2.TransportError) -> str:
+    """The root cause: httpx2 says only "All connection attempts failed" for a refused connection."""
+    if isinstance(exc, httpx2.ConnectTimeout):
         return "the connection timed out"
     cause: BaseException | None = exc
     while cause is not None:
@@ -276,11 +276,11 @@ def _connect_reason(exc: httpx.TransportError) -> str:
     return str(exc) or "the connection failed"
 
 
-def error_from_transport(exc: httpx.TransportError, what: str, *, write: bool) -> OpenHandsError:
+def error_from_transport(exc: httpx2.TransportError, what: str, *, write: bool) -> OpenHandsError:
     """Map a network failure. A write that timed out after sending may have been applied."""
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.ConnectError):
         return ConnectionFailed(f"Could not connect to OpenHands while accessing {what}.", reason=_connect_reason(exc))
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         if write:
             return RequestTimeout(
                 f"OpenHands did not answer in time for {what}; the change may or may not have been applied.",

@@ -1,4 +1,4 @@
-"""The client's HTTP transport: one `httpx.AsyncClient` with keep-alive for every call, the
+"""The client's HTTP transport: one `httpx2.AsyncClient` with keep-alive for every call, the
 auth headers (the configured key or the caller's own), retries within the caller's deadline, and
 the translation of failures into `errors.py`'s tree. Knows no route."""
 
@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio
-import httpx
+import httpx2
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from .errors import OpenHandsError, RateLimited, ServerError, error_from_response, error_from_transport
@@ -47,7 +47,7 @@ class Transport:
         timeout: float = 30.0,
         retries: int = 2,
         poll_interval: float = 1.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         agent_server_url: str | None = None,
         sandbox_start_timeout: float = SANDBOX_START_TIMEOUT,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
@@ -60,13 +60,13 @@ class Transport:
         self.poll_interval = poll_interval
         self.agent_server_url = agent_server_url
         self.sandbox_start_timeout = max(timeout, sandbox_start_timeout)
-        self._http = httpx.AsyncClient(
+        self._http = httpx2.AsyncClient(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx2.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": USER_AGENT},
             # Keep every connection we may open: churning them costs a TCP and TLS handshake each.
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30),
+            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30),
             event_hooks=dict(event_hooks) if event_hooks else None,
         )
 
@@ -122,14 +122,14 @@ class Transport:
         files: Any = None,
     ) -> Any:
         write = method not in ("GET", "HEAD")
-        wait = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
+        wait = httpx2.USE_CLIENT_DEFAULT if timeout is None else httpx2.Timeout(timeout)
         for attempt in range(1 + self.retries):
             last = attempt == self.retries
             try:
                 response = await self._http.request(
                     method, url, params=params, json=json, headers=headers, timeout=wait, files=files
                 )
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 if last or not _may_retry(exc, write):
                     raise error_from_transport(exc, what, write=write) from None
                 await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
@@ -167,7 +167,7 @@ def compact(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _json(response: httpx.Response, what: str) -> Any:
+def _json(response: httpx2.Response, what: str) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -193,12 +193,12 @@ def validate(kind: type[V], data: Any, what: str) -> V:
         ) from None
 
 
-def _may_retry(exc: httpx.TransportError, write: bool) -> bool:
+def _may_retry(exc: httpx2.TransportError, write: bool) -> bool:
     """Reads retry broken connections; a write only when it provably never left (no connection).
     A read that timed out is not retried: that would double a wait the caller already paid."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
         return True
-    return not write and not isinstance(exc, httpx.TimeoutException)
+    return not write and not isinstance(exc, httpx2.TimeoutException)
 
 
 def _backoff(attempt: int) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from oh_mcp.openhands import (
@@ -242,19 +242,19 @@ async def test_an_unreachable_server_is_a_connection_error() -> None:
 
 
 async def test_a_body_that_is_not_json_is_a_server_error(fake: FakeOpenHands) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, text="<html>login page</html>")
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, text="<html>login page</html>")
 
-    async with OpenHandsClient("http://oh.test", transport=httpx.MockTransport(handler)) as oh:
+    async with OpenHandsClient("http://oh.test", transport=httpx2.MockTransport(handler)) as oh:
         with pytest.raises(ServerError, match="not JSON"):
             await oh.search_sandboxes()
 
 
 async def test_a_payload_of_the_wrong_shape_is_a_server_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"items": [{"id": 5}]})
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"items": [{"id": 5}]})
 
-    async with OpenHandsClient("http://oh.test", transport=httpx.MockTransport(handler)) as oh:
+    async with OpenHandsClient("http://oh.test", transport=httpx2.MockTransport(handler)) as oh:
         with pytest.raises(ServerError, match="cannot read"):
             await oh.search_sandboxes()
 

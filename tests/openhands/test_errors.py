@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
+import httpx2
 import pytest
 
 from oh_mcp.openhands import errors as e
 
 
-def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
+def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx2.Response:
+    return httpx2.Response(status, json=body, headers=headers)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_a_retry_after_that_is_neither_seconds_nor_a_date_is_ignored() -> None:
 
 
 def test_a_non_json_error_body_still_gives_a_clean_error() -> None:
-    error = e.error_from_response(httpx.Response(502, text="<html>Bad gateway</html>"), "Sandbox s")
+    error = e.error_from_response(httpx2.Response(502, text="<html>Bad gateway</html>"), "Sandbox s")
     assert isinstance(error, e.Unavailable)
     assert "Sandbox s is unavailable (HTTP 502)" in error.for_model()
 
@@ -98,15 +98,15 @@ def test_secrets_in_upstream_text_are_scrubbed() -> None:
 
 
 def test_a_write_that_timed_out_says_it_may_have_been_applied() -> None:
-    error = e.error_from_transport(httpx.ReadTimeout("slow"), "Conversation c", write=True)
+    error = e.error_from_transport(httpx2.ReadTimeout("slow"), "Conversation c", write=True)
     assert isinstance(error, e.RequestTimeout) and error.sent
     assert "may or may not have been applied" in error.for_model()
-    read = e.error_from_transport(httpx.ReadTimeout("slow"), "Conversation c", write=False)
+    read = e.error_from_transport(httpx2.ReadTimeout("slow"), "Conversation c", write=False)
     assert isinstance(read, e.RequestTimeout) and not read.sent
 
 
 def test_a_refused_connection_names_the_setting_to_check() -> None:
-    error = e.error_from_transport(httpx.ConnectError("refused"), "sandboxes", write=False)
+    error = e.error_from_transport(httpx2.ConnectError("refused"), "sandboxes", write=False)
     assert isinstance(error, e.ConnectionFailed)
     assert "OPENHANDS_URL" in error.for_model()
 
@@ -115,6 +115,6 @@ def test_a_refused_connection_names_the_setting_to_check() -> None:
 def test_a_key_in_a_long_plain_text_error_body_shows_none_of_its_characters(at: int) -> None:
     key = "sbx" + "9f8e7d6c5b4a3f2e1d0c"
     body = "x" * at + key + " trailing text " * 50
-    error = e.error_from_response(httpx.Response(500, text=body), "Conversation 1", (key,))
+    error = e.error_from_response(httpx2.Response(500, text=body), "Conversation 1", (key,))
     assert "xxxxx" in error.message
     assert not any(key[i : i + 5] in error.message for i in range(len(key) - 4)), error.message
