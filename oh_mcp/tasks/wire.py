@@ -333,12 +333,12 @@ async def changes_line(
 
 
 def holds_its_message(args: dict[str, Any]) -> bool:
-    """Whether a start sends its message only once READY, after the approval policy or the upload.
-    Only the call holds that message: left to a background job it would die with the process or a
-    stateless worker and fail unseen. So such a call waits for READY as a plain start does, the task
-    follows the agent from there, and a start that outlives the wait answers plainly, saying that
-    nothing was sent."""
-    return args.get("confirm", "never") != "never" or bool(args.get("local_path"))
+    """Whether a start has work to do once READY that only the call holds: its message (sent after the
+    approval policy or the upload) or its title (set on the agent server too, so auto-titling keeps
+    it). Left to a background job it would die with the process or a stateless worker and fail
+    unseen. So such a call waits for READY as a plain start does, the task follows the agent from
+    there, and a start that outlives the wait answers plainly, saying what was not done."""
+    return args.get("confirm", "never") != "never" or bool(args.get("local_path")) or bool(args.get("title"))
 
 
 def task_for(kind: Kind, record: dict[str, Any]) -> tuple[TaskRef, str | None] | None:

@@ -236,3 +236,10 @@ async def test_a_guarded_start_sends_its_message_in_the_call_or_says_it_did_not(
     late = await raw.tool("start_conversation", {"message": "x", "confirm": "always", "timeout_seconds": 1})
     assert late.get("resultType", "complete") == "complete" and "taskId" not in late
     assert "it was not sent, and nothing sends it later" in late["structuredContent"]["next_step"]
+
+
+async def test_a_start_with_a_title_as_a_task_keeps_the_title(raw: Raw, fake: FakeOpenHands) -> None:
+    created = await raw.tool("start_conversation", {"message": "hello", "title": "Named by the caller"})
+    done = await raw.until(created["taskId"], "completed")
+    rec = fake.conversation(done["result"]["structuredContent"]["conversation_id"])
+    assert rec is not None and rec.title == "Named by the caller"
