@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from .openhands import AppConversation, Event, PendingAction, Sandbox, SandboxSpec
+from .openhands import AppConversation, Event, PendingAction, Sandbox, SandboxSpec, StartTask
 from .openhands.waits import settled
 from .shaping import EVENT_TEXT_LIMIT, action_detail, clip, cut_middle, event_text, redact, stamp
 
@@ -77,6 +77,18 @@ class StartResult(BaseModel):
     detail: str | None = None
     local: str | None = Field(default=None, description="What local_path sent: files, bytes, what was left out.")
     next_step: str
+
+    @classmethod
+    def of(cls, task: StartTask, next_step: str, *, local: str | None = None) -> StartResult:
+        return cls(
+            status=str(task.status),
+            conversation_id=task.app_conversation_id,
+            task_id=task.id,
+            sandbox_id=task.sandbox_id,
+            detail=task.detail,
+            local=local,
+            next_step=next_step,
+        )
 
 
 class MessageSent(BaseModel):

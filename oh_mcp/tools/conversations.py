@@ -188,14 +188,7 @@ def _start_result(task: StartTask, *, title_pending: bool, guarded: bool = False
             step += NOT_SENT_LATER
         if title_pending:
             step += " Then set the title with update_conversation."
-    return StartResult(
-        status=str(task.status),
-        conversation_id=task.app_conversation_id,
-        task_id=task.id,
-        sandbox_id=task.sandbox_id,
-        detail=task.detail,
-        next_step=step,
-    )
+    return StartResult.of(task, step)
 
 
 @conversations.tool(title="Get start task", read_only=True, destructive=False, idempotent=True)

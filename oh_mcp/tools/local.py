@@ -167,15 +167,7 @@ async def _deliver(
 
 def _result(task: StartTask, snap: Snapshot, repository: str | None, step: str) -> StartResult:
     where = f" into {repository}" if repository else ""
-    return StartResult(
-        status=str(task.status),
-        conversation_id=task.app_conversation_id,
-        task_id=task.id,
-        sandbox_id=task.sandbox_id,
-        detail=task.detail,
-        local=f"{snap.summary()}{where}",
-        next_step=step,
-    )
+    return StartResult.of(task, step, local=f"{snap.summary()}{where}")
 
 
 # ---- get_changes(format="patch") and the patch resource ---------------------------------------
