@@ -101,6 +101,26 @@ async def test_a_delegation_as_a_task_completes_with_the_agents_answer(app_serve
             await delete(app_server, record.get("conversation_id"))
 
 
+async def agent_story(app_server: AppServer, raw: Raw, task_id: str, key: str) -> str:
+    """What the agent server says about a task's conversation: status, and its newest events."""
+    now = await raw.get(task_id)
+    shown = list(now.get("inputRequests") or {})
+    conv_id = (now.get("result") or {}).get("structuredContent", {}).get("conversation_id")
+    async with OpenHandsClient(app_server.url) as oh:
+        if conv_id is None:
+            found = (await oh.search_conversations(limit=5)).items
+            conv_id = found[0].id if found else None
+        if conv_id is None:
+            return f"no conversation found; task now {now['status']}, asking {shown} (answered {key})"
+        conversation = await oh.get_conversation(conv_id)
+        events = await oh.agent_events(conversation, limit=12)
+    kinds = [f"{e.kind}/{e.source}/{e.id[:8]}" for e in events]
+    return (
+        f"task {now['status']} asking {shown} (answered {key}); conversation {conv_id} "
+        f"{conversation.execution_status}; newest events: {kinds}"
+    )
+
+
 def form(task: dict[str, Any]) -> tuple[str, str]:
     [(key, request)] = task["inputRequests"].items()
     assert request["method"] == "elicitation/create"
@@ -120,7 +140,13 @@ async def test_approval_through_the_task_runs_an_accepted_command_and_not_a_reje
                 assert f"touch {marker}" in message, message
                 answer = {"action": "accept", "content": {"decision": decision, "reason": "test says so"}}
                 await raw.call("tasks/update", {"taskId": task_id, "inputResponses": {key: answer}})
-                done = await poll(raw, task_id, "completed", "failed", "cancelled", seconds=120)
+                try:
+                    done = await poll(raw, task_id, "completed", "failed", "cancelled", seconds=120)
+                except TimeoutError:
+                    # Seen once in a full stage (the task stayed input_required after the answer), never
+                    # alone: say what the agent server holds, to tell an answer that did not land from
+                    # an agent that asked again.
+                    raise AssertionError(await agent_story(app_server, raw, task_id, key)) from None
                 assert done["status"] == "completed", done
                 conv_id = done["result"]["structuredContent"]["conversation_id"]
                 conv_ids.append(conv_id)
