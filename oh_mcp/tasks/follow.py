@@ -9,7 +9,9 @@ import time
 from dataclasses import dataclass
 
 import anyio
+from mcp import MCPError
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types.jsonrpc import INVALID_PARAMS
 
 from ..openhands import (
     AppConversation,
@@ -42,7 +44,8 @@ logger = logging.getLogger(__name__)
 
 ACTIVITY_SECONDS = 3.0  # a progress line costs two agent-server reads; hosts poll every second
 SETTLE_SECONDS = 5.0
-CANCEL_START_SECONDS = 600.0
+# A cancel of a starting task waits this long in its call for the agent to run (a start takes 15-30 s).
+CANCEL_START_SECONDS = 45.0
 
 
 class TaskGone(Exception):
@@ -181,17 +184,28 @@ async def cancel(client: OpenHandsClient, conversation: AppConversation) -> None
             pass
 
 
-async def cancel_when_started(client: OpenHandsClient, start_id: str) -> None:
-    """A cancel that came while the conversation was still starting: stop the agent once it runs."""
+async def cancel_when_started(client: OpenHandsClient, start_id: str) -> bool:
+    """A cancel that came while the conversation was still starting: stop the agent once it runs,
+    within this call (a job left for later would die with the process or a stateless worker, and
+    the person would believe the agent stopped). False when it did not run in time."""
     try:
-        task = await client.wait_for_start_task(start_id, timeout=CANCEL_START_SECONDS)
-        assert task.app_conversation_id is not None
-        with anyio.move_on_after(SETTLE_SECONDS * 6):
+        with anyio.move_on_after(CANCEL_START_SECONDS):
+            task = await client.wait_for_start_task(start_id, timeout=CANCEL_START_SECONDS)
+            assert task.app_conversation_id is not None
             while True:
                 conversation = await client.get_conversation(task.app_conversation_id)
                 if conversation.execution_status in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_CONFIRMATION):
                     await cancel(client, conversation)
-                    return
+                    return True
                 await anyio.sleep(client.poll_interval)
     except OpenHandsError as exc:
-        logger.warning("start task %s: the cancel was not carried out: %s", start_id, exc.message)
+        logger.info("start task %s: the cancel was not carried out: %s", start_id, exc.message)
+    return False
+
+
+def still_starting(task_id: str) -> MCPError:
+    return MCPError(
+        code=INVALID_PARAMS,
+        message=f"Task {task_id} is still starting and its agent did not run within {CANCEL_START_SECONDS:g} s, so "
+        "nothing was cancelled: cancel it again in a moment.",
+    )

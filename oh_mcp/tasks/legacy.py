@@ -22,7 +22,7 @@ from mcp.types.jsonrpc import INVALID_PARAMS
 
 from ..openhands import AuthFailed, ExecutionStatus, NotFound, OpenHandsError
 from . import wire
-from .follow import TaskGone, answer, cancel, cancel_when_started, now_ms
+from .follow import TaskGone, answer, cancel, cancel_when_started, now_ms, still_starting
 from .mapping import POLL_INTERVAL_MS, TTL_MS, TaskRef, Verdict
 
 if TYPE_CHECKING:
@@ -181,7 +181,8 @@ class LegacyTasks:
                 await cancel(rt.client, verdict.conversation)
                 self.ext.follower.forget(rt.client, verdict.conversation.id)
             elif ref.kind == "s":
-                rt.spawn(cancel_when_started, rt.client, ref.target)
+                if not await cancel_when_started(rt.client, ref.target):
+                    raise still_starting(ref.task_id)
         except (NotFound, AuthFailed):
             raise wire.not_found(ref.task_id) from None
         message = "cancelled: the agent is stopped; send_message lets it go on"

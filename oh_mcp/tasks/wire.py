@@ -28,7 +28,7 @@ from ..outbound import scrub_tool_result, scrub_tree
 from ..review import summary_line
 from ..runtime import Runtime
 from ..tools.approvals import Decision, listing
-from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms
+from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms, still_starting
 from .legacy import LegacyTasks
 from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, approval_key, parse_task_id
 
@@ -311,7 +311,8 @@ class TasksExtension(Extension):
                 await cancel(rt.client, await rt.client.get_conversation(conversation.id))
                 self.follower.forget(rt.client, conversation.id)
             elif early is not None and early.status == "working":
-                rt.spawn(cancel_when_started, rt.client, ref.target)
+                if not await cancel_when_started(rt.client, ref.target):
+                    raise still_starting(ref.task_id)
         except (TaskGone, NotFound, AuthFailed):
             raise not_found(params.task_id) from None
         return {}

@@ -243,3 +243,22 @@ async def test_a_start_with_a_title_as_a_task_keeps_the_title(raw: Raw, fake: Fa
     done = await raw.until(created["taskId"], "completed")
     rec = fake.conversation(done["result"]["structuredContent"]["conversation_id"])
     assert rec is not None and rec.title == "Named by the caller"
+
+
+async def test_a_cancel_while_starting_stops_the_agent_within_the_call(
+    raw: Raw, fake: FakeOpenHands, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No job is left behind for later (it would die with the process or a stateless worker): the
+    # cancel waits for the agent to run, or says that nothing was cancelled.
+    fake.agent_run_seconds = 30
+    fake.start_task_step_seconds = 0.3
+    task_id = await start_task(raw, "long job")
+    await raw.call("tasks/cancel", {"taskId": task_id})
+    await raw.until(task_id, "cancelled")
+    [conversation] = fake.conversations.values()
+    assert conversation.execution_status == "paused"
+    monkeypatch.setattr("oh_mcp.tasks.follow.CANCEL_START_SECONDS", 0.5)
+    fake.start_task_step_seconds = 5
+    slow = await start_task(raw, "another")
+    with pytest.raises(RawError, match="still starting"):
+        await raw.call("tasks/cancel", {"taskId": slow})
