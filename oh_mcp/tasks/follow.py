@@ -147,26 +147,34 @@ async def _recent(client: OpenHandsClient, conversation: AppConversation) -> lis
 async def answer(client: OpenHandsClient, conversation: AppConversation, key: str, accept: bool, reason: str) -> bool:
     """Answer the pending actions if they are still the ones shown under `key`; False (nothing
     answered) when they changed, so the next status read asks about the new ones."""
-    pending = await client.pending_actions(conversation)
-    if not pending or approval_key(pending) != key:
-        return False
-    try:
-        await answer_pending(client, conversation, [a.id for a in pending], Answer(accept, reason))
-    except ToolError:  # they changed between the two reads
-        return False
-    await settle(client, conversation.id)
+    conversation = await client.get_conversation(conversation.id)  # a write acts on a fresh read
+    for attempt in range(2):
+        pending = await client.pending_actions(conversation)
+        if not pending or approval_key(pending) != key:
+            return attempt > 0  # after an answer: the agent moved on to new actions
+        try:
+            await answer_pending(client, conversation, [a.id for a in pending], Answer(accept, reason))
+        except ToolError:  # they changed between the two reads
+            return attempt > 0
+        conversation = await settle(client, conversation.id)
+        if conversation.execution_status != ExecutionStatus.WAITING_FOR_CONFIRMATION:
+            return True
+        # Still waiting on the same actions: in a full e2e stage 1.11.0's agent server once took an
+        # answer (2xx) and went on waiting, with no observation. Answering the very same actions
+        # again cannot answer anything the person did not see.
+        logger.info("conversation %s still waits after the answer: answering the same actions again", conversation.id)
     return True
 
 
-async def settle(client: OpenHandsClient, conv_id: str) -> None:
+async def settle(client: OpenHandsClient, conv_id: str) -> AppConversation:
     """Briefly, until the answered agent no longer shows as waiting: an accepted action stays unmatched
-    in the events while it runs, and must not be asked about again."""
+    in the events while it runs, and must not be asked about again. Returns the last read."""
+    current = await client.get_conversation(conv_id)
     with anyio.move_on_after(SETTLE_SECONDS):
-        while True:
-            current = await client.get_conversation(conv_id)
-            if current.execution_status != ExecutionStatus.WAITING_FOR_CONFIRMATION:
-                return
+        while current.execution_status == ExecutionStatus.WAITING_FOR_CONFIRMATION:
             await anyio.sleep(client.poll_interval)
+            current = await client.get_conversation(conv_id)
+    return current
 
 
 async def cancel(client: OpenHandsClient, conversation: AppConversation) -> None:

@@ -262,3 +262,15 @@ async def test_a_cancel_while_starting_stops_the_agent_within_the_call(
     slow = await start_task(raw, "another")
     with pytest.raises(RawError, match="still starting"):
         await raw.call("tasks/cancel", {"taskId": slow})
+
+
+async def test_an_answer_the_agent_server_takes_but_drops_is_given_again(raw: Raw, fake: FakeOpenHands) -> None:
+    # Seen on 1.11.0 in a full e2e stage: a 2xx for the answer, and the agent went on waiting.
+    task_id = await start_task(raw, "RUN: touch again", confirm="always")
+    key, _ = form(await raw.until(task_id, "input_required"))
+    fake.inject("POST", r"/respond_to_confirmation$", 200, {"success": True})
+    answer = {key: {"action": "accept", "content": {"decision": "accept", "reason": ""}}}
+    await raw.call("tasks/update", {"taskId": task_id, "inputResponses": answer})
+    done = await raw.until(task_id, "completed")
+    conv_id = done["result"]["structuredContent"]["conversation_id"]
+    assert "ObservationEvent" in [e["kind"] for e in fake.events_of(conv_id)], "the action ran"
