@@ -144,7 +144,7 @@ class TasksExtension(Extension):
         if params.name not in self.tools_with_tasks or not declared(ctx):
             return await call_next(ctx)
         if params.name == "start_conversation":
-            return await self._start(params, ctx, args)
+            return await self._start(params, ctx, args, call_next)
         if params.name == "send_message":
             if args.get("run") is False:  # nothing will run: no work to follow
                 return await call_next(ctx)
@@ -210,11 +210,15 @@ class TasksExtension(Extension):
         return notes
 
     async def _start(
-        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], args: dict[str, Any]
+        self,
+        params: CallToolRequestParams,
+        ctx: ServerRequestContext[Any, Any],
+        args: dict[str, Any],
+        call_next: CallNext,
     ) -> HandlerResult:
         assert self._server is not None
         if holds_its_message(args):
-            result = await self._server._handle_call_tool(ctx, params)  # pyright: ignore[reportPrivateUsage]
+            result = await call_next(ctx)
             ready = isinstance(result, CallToolResult) and (result.structured_content or {}).get("status") == "READY"
             return await self._after_call(ctx, result, "s") if ready else result
         started = params.model_copy(update={"arguments": {**args, "wait": False}})

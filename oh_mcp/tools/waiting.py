@@ -60,7 +60,7 @@ async def wait_for_agent(
     deadline = anyio.current_time() + timeout_seconds
     progress = Progress(ctx, timeout_seconds) if progress_wanted(ctx) else None
     notes: list[str] = []  # every answer relayed, and why the person was not asked (again)
-    asking = can_ask(ctx)
+    asking, too_late = can_ask(ctx), False
     while True:
         found, done = await _follow(rt.client, ids, until, deadline, progress)
         pending = {c.id: await _pending(rt.client, c) for c in found}
@@ -69,12 +69,13 @@ async def wait_for_agent(
         left = deadline - anyio.current_time()
         if left < MIN_ASK_SECONDS:
             notes.append(_too_late(left))
+            too_late = True
             break
         note = await _approve(ctx, found, pending, deadline)
         if note is None:
             break
         notes.append(note)
-    return await _state(ctx, found, done, pending, response_offset, notes, deadline)
+    return await _state(ctx, found, done, pending, response_offset, notes, deadline, too_late)
 
 
 def _too_late(left: float) -> str:
@@ -163,6 +164,7 @@ async def _state(
     offset: int,
     notes: list[str],
     deadline: float,
+    too_late: bool = False,
 ) -> AgentState:
     rt = runtime(ctx)
     conversation, others = found[0], found[1:]
@@ -176,8 +178,7 @@ async def _state(
         else (None, None)
     )
     # A wait that could not ask in time has said what to do; the model is not invited to approve instead.
-    asked_later = bool(notes) and notes[-1].startswith("An action waits")
-    step = "" if asked_later else _step(conversation, mine.settled, next_offset, pending, settled)
+    step = "" if too_late else _step(conversation, mine.settled, next_offset, pending, settled)
     return AgentState(
         **mine.model_dump(),
         final_response=chunk,
