@@ -60,10 +60,13 @@ def serve(settings: Settings, _ns: argparse.Namespace) -> None:
         return
     import anyio
 
+    from .heap import settle
     from .server import build_server
     from .stdio import run_stdio
 
-    anyio.run(run_stdio, build_server(settings))
+    server = build_server(settings)
+    settle()
+    anyio.run(run_stdio, server)
 
 
 def tools(settings: Settings, _ns: argparse.Namespace) -> None:

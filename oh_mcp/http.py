@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
 from .config import LOOPBACK_HOSTS, OPTIONS, Settings
+from .heap import settle
 from .openhands import OpenHandsError
 from .openhands.redaction import request_secrets
 from .runtime import Runtime, client_for
@@ -230,6 +231,7 @@ class _AppFromEnvironment:
             if settings.transport == "stdio":
                 settings = settings.model_copy(update={"transport": "streamable-http"})
             self._app = create_app(settings)
+            settle()
         await self._app(scope, receive, send)
 
 
@@ -266,4 +268,6 @@ def serve(settings: Settings) -> None:
         os.environ["OH_MCP_TRANSPORT"] = settings.transport
         uvicorn.run("oh_mcp.http:app", workers=settings.workers, **common)
     else:
-        uvicorn.run(create_app(settings), **common)
+        app = create_app(settings)
+        settle()
+        uvicorn.run(app, **common)

@@ -13,6 +13,7 @@ from mcp import Client
 
 from oh_mcp import Settings, build_server
 from oh_mcp.openhands import OpenHandsClient
+from oh_mcp.openhands.transport import POOL_SIZE
 from oh_mcp.runtime import client_for
 from tests.fake.server import free_port, serve_fake
 from tests.fake.state import FakeOpenHands
@@ -95,7 +96,7 @@ async def test_a_read_survives_each_fault(
     assert await call(client, "list_sandboxes") == (False, '{"items":[]}'), "the next call must work"
     await anyio.sleep(0.05)
     assert len(asyncio.all_tasks()) <= tasks_before + 1
-    assert _pool_size(oh_clients[0]) <= 32
+    assert _pool_size(oh_clients[0]) <= POOL_SIZE
 
 
 def _pool_size(client: OpenHandsClient) -> int:

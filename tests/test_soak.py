@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from oh_mcp.openhands.transport import POOL_SIZE
 from tests.fake.state import FakeOpenHands
 from tests.test_http import connect, hosted
 
@@ -79,5 +80,5 @@ async def test_soak_many_sessions_with_faults(fake: FakeOpenHands) -> None:
     assert outcomes.count("ok") > len(outcomes) / 2
     warm, last = readings[1], readings[-1]
     assert last - warm < 20 * 1024, f"RSS grew {last - warm} KiB after warm-up: {readings}"
-    # The fake also serves this test's own checks; oh-mcp's pool allows 32 connections.
-    assert len(peers) <= 32 + 2, len(peers)
+    # The fake also serves this test's own checks.
+    assert len(peers) <= POOL_SIZE + 2, len(peers)

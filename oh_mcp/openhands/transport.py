@@ -34,6 +34,12 @@ SANDBOX_START_TIMEOUT = 45.0
 USER_AGENT = "oh-mcp"
 
 
+# Upstream connections, all kept alive: churning them costs a TCP and TLS handshake each. No more
+# than 16, because the pool probes every idle connection's socket twice per request: with 32, each
+# call grew dearer the busier the server got.
+POOL_SIZE = 16
+
+
 class Transport:
     """The HTTP side of the client: one keep-alive connection pool, auth headers, retries and
     errors. The route classes build on it; use `OpenHandsClient`, which joins them."""
@@ -65,8 +71,7 @@ class Transport:
             timeout=httpx2.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": USER_AGENT},
-            # Keep every connection we may open: churning them costs a TCP and TLS handshake each.
-            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30),
+            limits=httpx2.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=30),
             event_hooks=dict(event_hooks) if event_hooks else None,
         )
 
