@@ -67,7 +67,7 @@ class LegacyTasks:
     async def _create(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, params: dict[str, Any]) -> Any:
         name, args = params["name"], dict(params.get("arguments") or {})
         if name == "wait_for_agent":
-            if args.get("other_ids"):
+            if args.get("other_ids") or not self.ext.accepts(name, args):
                 return await call_next(ctx)
             try:
                 conversation = await wire.runtime_of(ctx).client.get_conversation(str(args.get("conversation_id", "")))

@@ -28,6 +28,7 @@ from ..outbound import scrub_tool_result, scrub_tree
 from ..review import summary_line
 from ..runtime import Runtime
 from ..tools.approvals import Decision, listing
+from ..tools.arguments import accepts
 from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms, still_starting
 from .legacy import LegacyTasks
 from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, approval_key, parse_task_id
@@ -139,10 +140,12 @@ class TasksExtension(Extension):
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         args = dict(params.arguments or {})
-        if params.name == "wait_for_agent" and (args.get("other_ids") or not declared(ctx)) and self._asks(ctx):
+        asking = params.name == "wait_for_agent" and (args.get("other_ids") or not declared(ctx)) and self._asks(ctx)
+        tasked = params.name in self.tools_with_tasks and declared(ctx)
+        if not (asking or tasked) or not self.accepts(params.name, args):
+            return await call_next(ctx)  # nothing to do first, or the tool refuses these arguments itself
+        if asking:
             return await self._wait_asking(params, ctx, call_next)
-        if params.name not in self.tools_with_tasks or not declared(ctx):
-            return await call_next(ctx)
         if params.name == "start_conversation":
             return await self._start(params, ctx, args, call_next)
         if params.name == "send_message":
@@ -157,6 +160,11 @@ class TasksExtension(Extension):
         except (OpenHandsError, ValueError):
             return await call_next(ctx)  # the tool words the error
         return self._created(TaskRef("w", conversation.id, now_ms()), conversation.id)
+
+    def accepts(self, name: str, args: dict[str, Any]) -> bool:
+        """Whether the tool takes these arguments (checked before acting on a call, never after)."""
+        assert self._server is not None
+        return accepts(self._server, name, args)
 
     def _asks(self, ctx: ServerRequestContext[Any, Any]) -> bool:
         """Whether a plain 2026-07-28 wait may ask the person inside its result (the era has no

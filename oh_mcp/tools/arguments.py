@@ -2,15 +2,15 @@
 "limit must be between 1 and 100 (got 100000)", instead of pydantic's dump with its internal
 model name and documentation URL.
 
-The SDK validates arguments inside `Tool.run` and turns the ValidationError into text itself,
-so a middleware validates first, with the same arguments model, and answers in words when that
-fails; valid calls go on unchanged. Being server middleware, it covers every transport.
+The SDK validates arguments inside `Tool.run` and turns the ValidationError into text itself (and
+logs the fields). A middleware looks at every failed call: when the same arguments model refuses
+the arguments, it answers in words instead. A call that succeeded is never validated twice. Being
+server middleware, it covers every transport.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from typing import Any
 
@@ -43,8 +43,6 @@ _BOUNDS = {
 }
 _SHOWN = 40
 
-logger = logging.getLogger(__name__)
-
 
 class ArgumentErrors:
     """Middleware: a tools/call whose arguments do not validate gets a tool error in words."""
@@ -54,29 +52,51 @@ class ArgumentErrors:
         self._schemas: dict[str, dict[str, Any]] = {}
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        # The SDK validates before the tool runs, and says why in pydantic's words: only a call that
+        # failed can have been refused, so only then are the arguments checked again, for the words.
+        if ctx.method != "tools/call" or not _failed(result):
+            return result
         params = ctx.params
-        if ctx.method != "tools/call" or not isinstance(params, dict) or not isinstance(params.get("name"), str):
-            return await call_next(ctx)
+        if not isinstance(params, dict) or not isinstance(params.get("name"), str):
+            return result
         name, arguments = params["name"], params.get("arguments") or {}
         # The tool manager is the only way to the SDK's own arguments model for a tool.
         tool = self._server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
         if tool is None or not isinstance(arguments, dict):
-            return await call_next(ctx)
+            return result
         try:
             tool.fn_metadata.validate_arguments(arguments)
         except ValidationError as exc:
             return self._refusal(name, tool.fn_metadata.arg_model, exc)
-        return await call_next(ctx)
+        return result  # the arguments were fine: the tool itself failed, and said why
 
     def _refusal(self, name: str, model: type[BaseModel], exc: ValidationError) -> CallToolResult:
         schema = self._schemas.get(name)
         if schema is None:
             # Full schema: the advertised one leaves out string limits (schema.py), the words need them.
             schema = self._schemas[name] = model.model_json_schema()
-        # Field names only, as the SDK logs it: the rejected values are the caller's data.
-        logger.info("Tool %r rejected arguments: %r", name, sorted({_name(e["loc"]) for e in exc.errors()}))
         text = f"Error executing tool {name}: {describe(exc, schema)}"
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _failed(result: HandlerResult) -> bool:
+    if isinstance(result, CallToolResult):
+        return result.is_error
+    return isinstance(result, dict) and result.get("isError") is True
+
+
+def accepts(server: MCPServer[Any], name: str, arguments: Any) -> bool:
+    """Whether `name` would take these arguments: for code that acts on a call before the tool runs
+    (a task made, an answer relayed), so that a refused call changes nothing."""
+    tool = server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
+    if tool is None or not isinstance(arguments, dict):
+        return False
+    try:
+        tool.fn_metadata.validate_arguments(arguments)
+    except ValidationError:
+        return False
+    return True
 
 
 def describe(exc: ValidationError, schema: dict[str, Any]) -> str:

@@ -84,3 +84,12 @@ async def test_a_finished_task_cannot_be_cancelled_in_the_handshake_form(
         with pytest.raises(RawError) as caught:
             await raw.call("tasks/cancel", {"taskId": task_id})
     assert caught.value.error["code"] == -32602
+
+
+async def test_arguments_the_tool_refuses_make_no_task(settings: Settings, client_factory: Any) -> None:
+    async with in_memory_legacy(build_server(settings, client_factory=client_factory), CAPABILITIES) as (raw, _, _):
+        started = await raw.call("tools/call", {"name": "start_conversation", "arguments": {"message": "hi"}})
+        bad = {"conversation_id": started["structuredContent"]["conversation_id"], "timeout_seconds": -1}
+        refused = await raw.call("tools/call", {"name": "wait_for_agent", "arguments": bad, "task": {"ttl": 60000}})
+    assert "task" not in refused and refused["isError"]
+    assert refused["content"][0]["text"].startswith("Error executing tool wait_for_agent: timeout_seconds must be")

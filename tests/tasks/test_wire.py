@@ -274,3 +274,20 @@ async def test_an_answer_the_agent_server_takes_but_drops_is_given_again(raw: Ra
     done = await raw.until(task_id, "completed")
     conv_id = done["result"]["structuredContent"]["conversation_id"]
     assert "ObservationEvent" in [e["kind"] for e in fake.events_of(conv_id)], "the action ran"
+
+
+async def test_arguments_the_tool_refuses_make_no_task_and_relay_no_answer(raw: Raw, fake: FakeOpenHands) -> None:
+    started = await raw.tool("start_conversation", {"message": "RUN: touch marker", "confirm": "always"}, tasks=False)
+    conv_id = started["structuredContent"]["conversation_id"]
+    bad = {"conversation_id": conv_id, "timeout_seconds": -1}
+    refused = await raw.tool("wait_for_agent", bad)
+    assert refused["isError"] and "taskId" not in refused
+    assert refused["content"][0]["text"].startswith("Error executing tool wait_for_agent: timeout_seconds must be")
+    asked = await raw.tool("wait_for_agent", {**bad, "timeout_seconds": 5}, tasks=False, elicitation=True)
+    key, _ = form(asked)
+    answer = {key: {"action": "accept", "content": {"decision": "accept", "reason": ""}}}
+    again = await raw.call(
+        "tools/call", {"name": "wait_for_agent", "arguments": bad, "inputResponses": answer}, elicitation=True
+    )
+    assert again["isError"] and "timeout_seconds must be" in again["content"][0]["text"]
+    assert "ObservationEvent" not in [e["kind"] for e in fake.events_of(conv_id)], "the answer was not relayed"
