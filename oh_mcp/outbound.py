@@ -7,7 +7,7 @@ long texts before windowing them, where a key could otherwise be split across tw
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -36,9 +36,22 @@ class ScrubOutbound:
 
 def scrub_tool_result(result: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
     """A tools/call result with its content blocks' text and its structured content scrubbed."""
+    content = result.get("content")
+    blocks: list[Any] = content if isinstance(content, list) else []
+    # One search over every string the result holds: the structured content and its text twin carry
+    # the same values, and almost no result holds anything to mask.
+    found: list[str] = []
+    for block in blocks:
+        if isinstance(block, dict):
+            _collect([block.get(f) for f in _BLOCK_TEXT], found)
+            if isinstance(block.get("resource"), dict):
+                _collect(block["resource"].get("text"), found)
+    _collect(result.get("structuredContent"), found)
+    if _clean("\0".join(found), secrets):
+        return result
     out = dict(result)
-    if isinstance(result.get("content"), list):
-        out["content"] = [_scrub_block(block, secrets) for block in result["content"]]
+    if blocks:
+        out["content"] = [_scrub_block(block, secrets) for block in blocks]
     if "structuredContent" in result:
         out["structuredContent"] = scrub_tree(result["structuredContent"], secrets)
     return out
@@ -77,22 +90,30 @@ def scrub_tree(value: Any, secrets: tuple[str, ...]) -> Any:
     """`value` with every string value redacted (keys are left alone). Almost every result holds no
     secret, and a hosted server knows thousands of keys: so all strings are searched at once, and
     only the keys found (if any) are then looked for string by string."""
-    joined = "\0".join(_strings(value))
-    present = tuple(secret for secret in secrets if secret and secret in joined)
-    if not present and mask_shapes(joined) == joined:
-        return value  # a shape inside one string would also show in the joined text: nothing to mask
-    return _scrub(value, present)
+    found: list[str] = []
+    _collect(value, found)
+    joined = "\0".join(found)
+    if _clean(joined, secrets):
+        return value
+    return _scrub(value, tuple(secret for secret in secrets if secret and secret in joined))
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def _clean(joined: str, secrets: tuple[str, ...]) -> bool:
+    """Nothing to mask in these strings: a shape inside one string would also show in the joined text."""
+    return not any(secret and secret in joined for secret in secrets) and mask_shapes(joined) == joined
+
+
+def _collect(value: Any, into: list[str]) -> None:
+    """Every string in `value`, depth first, without a generator frame per level (a call's hot path)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            into.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:

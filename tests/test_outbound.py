@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from oh_mcp.outbound import scrub_tree
+from oh_mcp.outbound import scrub_tool_result, scrub_tree
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 
@@ -56,3 +56,21 @@ def test_of_a_thousand_known_keys_only_those_present_are_masked_and_a_clean_tree
 def test_a_credential_shape_inside_one_string_of_many_is_masked() -> None:
     tree = {"a": ["plain", "sk-learn", {"b": f"see {FAKE_KEY}"}]}
     assert scrub_tree(tree, ()) == {"a": ["plain", "sk-learn", {"b": "see ***"}]}
+
+
+def test_a_tool_result_is_searched_once_and_masked_wherever_the_key_stands() -> None:
+    key = "known-value-1234567"
+    clean = {
+        "content": [{"type": "text", "text": "fine"}, {"type": "resource", "resource": {"uri": "x:1", "text": "ok"}}],
+        "structuredContent": {"items": [{"title": "fine"}]},
+    }
+    assert scrub_tool_result(clean, (key,)) is clean
+    in_text = {**clean, "content": [{"type": "text", "text": f"a {key}"}]}
+    assert scrub_tool_result(in_text, (key,))["content"] == [{"type": "text", "text": "a ***"}]
+    in_resource = {**clean, "content": [{"type": "resource", "resource": {"uri": key, "text": key}}]}
+    assert scrub_tool_result(in_resource, (key,))["content"][0]["resource"] == {"uri": key, "text": "***"}
+    in_structured = {**clean, "structuredContent": {"items": [{"title": key}]}}
+    scrubbed = scrub_tool_result(in_structured, (key,))
+    assert scrubbed["structuredContent"] == {"items": [{"title": "***"}]} and scrubbed["content"] == clean["content"]
+    shaped = {"content": [{"type": "text", "text": f"token {FAKE_KEY}"}], "structuredContent": {"n": 1}}
+    assert scrub_tool_result(shaped, ())["content"][0]["text"] == "token ***"
