@@ -99,7 +99,8 @@ class AgentServerRoutes(Transport):
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        data = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
+        body = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
+        data = validate(Any, body, "final response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
 

@@ -140,7 +140,9 @@ class Transport:
                 await self._pause(_backoff(attempt), error_from_transport(exc, what, write=write))
                 continue
             if response.status_code < 400:
-                return response.content if raw else _json(response, what)
+                if raw:
+                    return response.content
+                return Body(response.content, response.status_code, what) if not write else _json(response, what)
             error = error_from_response(response, what, secrets or self._secrets())
             if last or write or response.status_code not in _RETRY_STATUSES:
                 raise error
@@ -176,23 +178,44 @@ def _json(response: httpx2.Response, what: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ServerError(
-            f"OpenHands answered {what} with a body that is not JSON (HTTP {response.status_code}).",
-            hint="The server may be misconfigured or behind a proxy page; check OPENHANDS_URL.",
-        ) from None
+        raise _not_json(what, response.status_code) from None
+
+
+def _not_json(what: str, status: int) -> ServerError:
+    return ServerError(
+        f"OpenHands answered {what} with a body that is not JSON (HTTP {status}).",
+        hint="The server may be misconfigured or behind a proxy page; check OPENHANDS_URL.",
+    )
+
+
+class Body(bytes):
+    """A read's JSON body, left as bytes until `validate` reads it into its model: pydantic then
+    parses and validates in one pass, without building the Python objects in between."""
+
+    status: int
+    what: str
+
+    def __new__(cls, content: bytes, status: int, what: str) -> Self:
+        body = super().__new__(cls, content)
+        body.status, body.what = status, what
+        return body
 
 
 _adapters: dict[Any, TypeAdapter[Any]] = {}
 
 
 def validate(kind: type[V], data: Any, what: str) -> V:
+    """`data` (a read's `Body`, or JSON already parsed) as `kind`; anything else is a ServerError."""
     adapter: TypeAdapter[V] | None = _adapters.get(kind)
     if adapter is None:
         adapter = _adapters[kind] = TypeAdapter(kind)
     try:
-        return adapter.validate_python(data)
+        return adapter.validate_json(data) if isinstance(data, Body) else adapter.validate_python(data)
     except ValidationError as exc:
-        logger.warning("OpenHands sent a %s oh-mcp cannot read: %s", what, exc.errors(include_input=False)[:3])
+        errors = exc.errors(include_input=False)
+        if isinstance(data, Body) and errors and errors[0]["type"] == "json_invalid":
+            raise _not_json(data.what, data.status) from None
+        logger.warning("OpenHands sent a %s oh-mcp cannot read: %s", what, errors[:3])
         raise ServerError(
             f"OpenHands sent a {what} that oh-mcp cannot read.", hint="Check the server version (1.11+)."
         ) from None
