@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from oh_mcp.schema import compact_schema
 
 
@@ -29,3 +31,25 @@ def test_numeric_bounds_stay() -> None:
 def test_unions_of_objects_are_left_alone() -> None:
     node = {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}]}
     assert compact_schema(node, output=True) == node
+
+
+def test_output_definitions_are_written_in_place_wherever_they_are_used() -> None:
+    item = {"title": "Item", "type": "object", "properties": {"id": {"type": "string"}}}
+    schema = {
+        "$defs": {"Item": item},
+        "type": "object",
+        "properties": {"a": {"type": "array", "items": {"$ref": "#/$defs/Item"}}, "b": {"$ref": "#/$defs/Item"}},
+    }
+    inlined = {"type": "object", "properties": {"id": {"type": "string"}}}
+    assert compact_schema(schema, output=True) == {
+        "type": "object",
+        "properties": {"a": {"type": "array", "items": inlined}, "b": inlined},
+    }
+    assert "$defs" in compact_schema(schema), "input schemas keep their definitions"
+
+
+def test_a_recursive_output_definition_is_refused() -> None:
+    node = {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}
+    schema = {"$defs": {"Node": node}, "type": "object", "properties": {"n": {"$ref": "#/$defs/Node"}}}
+    with pytest.raises(ValueError, match="recursive"):
+        compact_schema(schema, output=True)
