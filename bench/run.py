@@ -41,6 +41,9 @@ PROXY_ROW = "do-nothing proxy (floor)"
 RAW_ROW = "oh-mcp Streamable HTTP, raw JSON-RPC client"
 CALLS = 150
 WARMUP = 15
+LOAD_LEVELS = (1, 8, 64)
+THROUGHPUT_ROUNDS = 3
+THROUGHPUT_SECONDS = 1.5
 
 
 # ---- processes -----------------------------------------------------------------------------------
@@ -188,6 +191,27 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
         started = time.perf_counter()
         await call()
         samples.append((time.perf_counter() - started) * 1000)
+    return _summary(samples)
+
+
+async def timed_alternately(
+    first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Two calls timed turn about, so that the machine's slow moments fall on both alike: the ratio
+    of their medians is what a comparison on a shared machine can trust."""
+    for _ in range(WARMUP):
+        await first()
+        await second()
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(CALLS):
+        for call, into in ((first, samples[0]), (second, samples[1])):
+            started = time.perf_counter()
+            await call()
+            into.append((time.perf_counter() - started) * 1000)
+    return _summary(samples[0]), _summary(samples[1])
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
     samples.sort()
     return {"median_ms": round(statistics.median(samples), 3), "p95_ms": round(samples[int(len(samples) * 0.95)], 3)}
 
@@ -200,11 +224,14 @@ async def mcp_call(client: Client, tool: str, args: dict[str, Any]) -> None:
 
 async def latency(fake_url: str) -> dict[str, Any]:
     rows: dict[str, Any] = {}
-    async with httpx2.AsyncClient(base_url=fake_url) as http:
-        rows["direct httpx (reference)"] = await timed(lambda: http.get(SEARCH, params={"limit": 20}))
     args = {"limit": 20}
-    async with Client(build_server(Settings(openhands_url=fake_url))) as client:
-        rows["oh-mcp in-process"] = await timed(lambda: mcp_call(client, "list_conversations", args))
+    async with (
+        httpx2.AsyncClient(base_url=fake_url) as http,
+        Client(build_server(Settings(openhands_url=fake_url))) as client,
+    ):
+        rows["direct httpx (reference)"], rows["oh-mcp in-process"] = await timed_alternately(
+            lambda: http.get(SEARCH, params={"limit": 20}), lambda: mcp_call(client, "list_conversations", args)
+        )
     stdio = StdioServerParameters(command=sys.executable, args=["-m", "oh_mcp"], env=env(OPENHANDS_URL=fake_url))
     async with Client(stdio) as client:
         rows["oh-mcp stdio"] = await timed(lambda: mcp_call(client, "list_conversations", args))
@@ -232,15 +259,14 @@ async def over_http(fake_url: str) -> dict[str, Any]:
     """oh-mcp over stateless Streamable HTTP and a do-nothing proxy on the same stack, both driven by
     a lean raw JSON-RPC client: the proxy is the floor any server in front of OpenHands pays."""
     rows: dict[str, Any] = {}
+    floor_port, our_port = free_port(), free_port()
     async with httpx2.AsyncClient() as http:
-        port = free_port()
-        with proxy_floor(fake_url, port):
-            url = f"http://127.0.0.1:{port}/mcp"
-            rows[PROXY_ROW] = await timed(lambda: http.post(url, json={}))
-        port = free_port()
-        with hosted(fake_url, port, "--stateless"):
-            url = f"http://127.0.0.1:{port}/mcp"
-            rows[RAW_ROW] = await timed(lambda: raw_call(http, url, "list_conversations", {"limit": 20}))
+        with proxy_floor(fake_url, floor_port), hosted(fake_url, our_port, "--stateless"):
+            floor_url, our_url = f"http://127.0.0.1:{floor_port}/mcp", f"http://127.0.0.1:{our_port}/mcp"
+            rows[PROXY_ROW], rows[RAW_ROW] = await timed_alternately(
+                lambda: http.post(floor_url, json={}),
+                lambda: raw_call(http, our_url, "list_conversations", {"limit": 20}),
+            )
     return rows
 
 
@@ -344,8 +370,14 @@ async def throughput(fake_url: str) -> dict[str, Any]:
             pids = family(proc.pid)
             idle = rss_mib(pids if workers > 1 else [proc.pid])
             row: dict[str, Any] = {"idle_rss_mib": idle}
-            for clients in (1, 8, 64):
-                row[f"calls_per_s_{clients}"] = await throughput_run(port, clients, 4.0)
+            # Interleaved rounds, each level's median: a neighbour's burst on this shared machine then
+            # lands on every level alike, not on whichever level happened to run at that moment.
+            rates: dict[int, list[float]] = {n: [] for n in LOAD_LEVELS}
+            for _ in range(THROUGHPUT_ROUNDS):
+                for clients in LOAD_LEVELS:
+                    rates[clients].append(await throughput_run(port, clients, THROUGHPUT_SECONDS))
+            for clients, measured in rates.items():
+                row[f"calls_per_s_{clients}"] = round(statistics.median(measured), 1)
             row["loaded_rss_mib"] = rss_mib(family(proc.pid) if workers > 1 else [proc.pid])
             rows[f"{workers} worker{'s' if workers > 1 else ''}"] = row
     return rows
