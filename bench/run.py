@@ -34,10 +34,12 @@ SPEC = spec_path()  # ../shared/spec, or OH_MCP_SPEC_DIR, as the tests read it
 REFERENCE_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 REFERENCE = ROOT / "bench" / "fastmcp_reference.py"
 PROXY_FLOOR = ROOT / "bench" / "proxy_floor.py"
+SDK_FLOOR = ROOT / "bench" / "sdk_floor.py"
 SLOW_UPSTREAM_S = 0.02  # a real OpenHands answers list calls in tens of milliseconds
 FLOOR = "python -c 'import mcp' (floor)"
 SEARCH = "/api/v1/app-conversations/search"
 PROXY_ROW = "do-nothing proxy (floor)"
+SDK_ROW = "bare MCPServer, one-line tool (SDK floor)"
 RAW_ROW = "oh-mcp Streamable HTTP, raw JSON-RPC client"
 CALLS = 150
 WARMUP = 15
@@ -85,6 +87,10 @@ def fake(port: int, latency: float = 0.0) -> Any:
 
 def proxy_floor(fake_url: str, port: int) -> Any:
     return process([sys.executable, str(PROXY_FLOOR), fake_url, str(port)], f"http://127.0.0.1:{port}/mcp")
+
+
+def sdk_floor(fake_url: str, port: int) -> Any:
+    return process([sys.executable, str(SDK_FLOOR), fake_url, str(port)], f"http://127.0.0.1:{port}/alive")
 
 
 def hosted(fake_url: str, port: int, *args: str) -> Any:
@@ -194,21 +200,19 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
     return _summary(samples)
 
 
-async def timed_alternately(
-    first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Two calls timed turn about, so that the machine's slow moments fall on both alike: the ratio
-    of their medians is what a comparison on a shared machine can trust."""
+async def timed_alternately(*calls: Callable[[], Awaitable[Any]]) -> list[dict[str, float]]:
+    """Calls timed turn about, so that the machine's slow moments fall on all alike: the ratio of
+    their medians is what a comparison on a shared machine can trust."""
     for _ in range(WARMUP):
-        await first()
-        await second()
-    samples: tuple[list[float], list[float]] = ([], [])
+        for call in calls:
+            await call()
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(CALLS):
-        for call, into in ((first, samples[0]), (second, samples[1])):
+        for call, into in zip(calls, samples, strict=True):
             started = time.perf_counter()
             await call()
             into.append((time.perf_counter() - started) * 1000)
-    return _summary(samples[0]), _summary(samples[1])
+    return [_summary(taken) for taken in samples]
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -259,12 +263,17 @@ async def over_http(fake_url: str) -> dict[str, Any]:
     """oh-mcp over stateless Streamable HTTP and a do-nothing proxy on the same stack, both driven by
     a lean raw JSON-RPC client: the proxy is the floor any server in front of OpenHands pays."""
     rows: dict[str, Any] = {}
-    floor_port, our_port = free_port(), free_port()
+    floor_port, sdk_port, our_port = free_port(), free_port(), free_port()
     async with httpx2.AsyncClient() as http:
-        with proxy_floor(fake_url, floor_port), hosted(fake_url, our_port, "--stateless"):
-            floor_url, our_url = f"http://127.0.0.1:{floor_port}/mcp", f"http://127.0.0.1:{our_port}/mcp"
-            rows[PROXY_ROW], rows[RAW_ROW] = await timed_alternately(
+        with (
+            proxy_floor(fake_url, floor_port),
+            sdk_floor(fake_url, sdk_port),
+            hosted(fake_url, our_port, "--stateless"),
+        ):
+            floor_url, sdk_url, our_url = (f"http://127.0.0.1:{p}/mcp" for p in (floor_port, sdk_port, our_port))
+            rows[PROXY_ROW], rows[SDK_ROW], rows[RAW_ROW] = await timed_alternately(
                 lambda: http.post(floor_url, json={}),
+                lambda: raw_call(http, sdk_url, "list_conversations", {"limit": 20}),
                 lambda: raw_call(http, our_url, "list_conversations", {"limit": 20}),
             )
     return rows
@@ -368,19 +377,26 @@ async def throughput(fake_url: str) -> dict[str, Any]:
         with hosted(fake_url, port, "--stateless", "--workers", str(workers)) as proc:
             await anyio.sleep(1.0)
             pids = family(proc.pid)
-            idle = rss_mib(pids if workers > 1 else [proc.pid])
-            row: dict[str, Any] = {"idle_rss_mib": idle}
-            # Interleaved rounds, each level's median: a neighbour's burst on this shared machine then
-            # lands on every level alike, not on whichever level happened to run at that moment.
-            rates: dict[int, list[float]] = {n: [] for n in LOAD_LEVELS}
-            for _ in range(THROUGHPUT_ROUNDS):
-                for clients in LOAD_LEVELS:
-                    rates[clients].append(await throughput_run(port, clients, THROUGHPUT_SECONDS))
-            for clients, measured in rates.items():
-                row[f"calls_per_s_{clients}"] = round(statistics.median(measured), 1)
+            row: dict[str, Any] = {"idle_rss_mib": rss_mib(pids if workers > 1 else [proc.pid])}
+            row |= await load_levels(port)
             row["loaded_rss_mib"] = rss_mib(family(proc.pid) if workers > 1 else [proc.pid])
             rows[f"{workers} worker{'s' if workers > 1 else ''}"] = row
+    port = free_port()
+    with sdk_floor(fake_url, port) as proc:
+        await anyio.sleep(1.0)
+        row = {"idle_rss_mib": rss_mib([proc.pid])} | await load_levels(port)
+        rows[SDK_ROW] = row | {"loaded_rss_mib": rss_mib([proc.pid])}
     return rows
+
+
+async def load_levels(port: int) -> dict[str, float]:
+    """Calls per second at each load level. Interleaved rounds, each level's median: a neighbour's
+    burst on this shared machine then lands on every level alike, not on whichever ran at the time."""
+    rates: dict[int, list[float]] = {n: [] for n in LOAD_LEVELS}
+    for _ in range(THROUGHPUT_ROUNDS):
+        for clients in LOAD_LEVELS:
+            rates[clients].append(await throughput_run(port, clients, THROUGHPUT_SECONDS))
+    return {f"calls_per_s_{clients}": round(statistics.median(measured), 1) for clients, measured in rates.items()}
 
 
 async def connection_reuse(fake_url: str) -> dict[str, Any]:
@@ -479,11 +495,13 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['x_direct']} |")
     fast, slow = results["latency"], results["slow_upstream"]
     out.append(
-        f"\nThe floor is a proxy on oh-mcp's own HTTP stack that forwards the call and does nothing else. "
+        f"\nThe floor is a proxy on oh-mcp's own HTTP stack that forwards the call and does nothing else; the SDK "
+        "floor is a bare MCPServer whose one tool forwards the call and returns the upstream text. "
         f"oh-mcp over Streamable HTTP is {fast[RAW_ROW]['x_direct']}× the direct call against the 1 ms fake, where "
-        f"that proxy is already {fast[PROXY_ROW]['x_direct']}× (oh-mcp is "
-        f"{fast[RAW_ROW]['median_ms'] / fast[PROXY_ROW]['median_ms']:.2f}× that floor); against a "
-        f"{SLOW_UPSTREAM_S * 1000:.0f} ms upstream it is {slow[RAW_ROW]['x_direct']}×."
+        f"that proxy is already {fast[PROXY_ROW]['x_direct']}×: oh-mcp is "
+        f"{_ratio(fast, RAW_ROW, PROXY_ROW)}× that floor, the bare SDK server alone "
+        f"{_ratio(fast, SDK_ROW, PROXY_ROW)}×, and oh-mcp {_ratio(fast, RAW_ROW, SDK_ROW)}× the bare SDK server. "
+        f"Against a {SLOW_UPSTREAM_S * 1000:.0f} ms upstream oh-mcp is {slow[RAW_ROW]['x_direct']}× the direct call."
     )
     cold = results["cold_start"]
     out += ["\n## Cold start (stdio)\n", "| what | median ms |", "|---|---|"]
@@ -521,6 +539,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"{opened} upstream connection(s).\n"
     ]
     return "\n".join(out)
+
+
+def _ratio(rows: dict[str, Any], over: str, under: str) -> str:
+    return f"{rows[over]['median_ms'] / rows[under]['median_ms']:.2f}"
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
