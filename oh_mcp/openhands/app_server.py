@@ -199,15 +199,17 @@ class AppServerRoutes(Transport):
     async def alive(self) -> None:
         """GET /alive (no auth): raises when OpenHands does not answer. /server_info is not used
         because OpenHands 1.11.0 blocks its event loop 0.1 s there to sample CPU use."""
-        await self._send("GET", "/alive", what="OpenHands liveness check")
+        # Read, not only fetched: a proxy's login page answering 200 is not a live OpenHands.
+        validate(Any, await self._send("GET", "/alive", what="OpenHands liveness check"), "liveness answer")
 
     async def version(self) -> str | None:
         """OpenHands' version, from the `info` of its /openapi.json (no auth): no other route has it.
         None when the server does not publish the document (404)."""
         try:
-            data = await self._send("GET", "/openapi.json", what="OpenHands' OpenAPI document")
+            body = await self._send("GET", "/openapi.json", what="OpenHands' OpenAPI document")
         except NotFound:
             return None
+        data = validate(Any, body, "OpenAPI document")
         info = data.get("info") if isinstance(data, dict) else None
         version = info.get("version") if isinstance(info, dict) else None
         return version if isinstance(version, str) else None

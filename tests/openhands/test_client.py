@@ -246,8 +246,9 @@ async def test_a_body_that_is_not_json_is_a_server_error(fake: FakeOpenHands) ->
         return httpx2.Response(200, text="<html>login page</html>")
 
     async with OpenHandsClient("http://oh.test", transport=httpx2.MockTransport(handler)) as oh:
-        with pytest.raises(ServerError, match="not JSON"):
-            await oh.search_sandboxes()
+        for read in (oh.search_sandboxes, oh.alive, oh.version, lambda: oh.pause_sandbox("sb-1")):
+            with pytest.raises(ServerError, match=r"not JSON \(HTTP 200\)"):
+                await read()
 
 
 async def test_a_payload_of_the_wrong_shape_is_a_server_error() -> None:
