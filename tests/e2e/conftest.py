@@ -43,6 +43,8 @@ XDIST_GROUP = "e2e"
 INSTALL = pytest.StashKey[Install | E2EError]()
 
 
+# tryfirst: pytest-xdist reads the xdist_group marks in its own (tryfirst) pytest_collection_modifyitems.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("e2e") is not None:
