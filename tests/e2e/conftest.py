@@ -38,21 +38,14 @@ E2E_TIMEOUT = START_TIMEOUT + 300 + 60
 # A server's stop is bounded by its own waits (about 45 s at worst).
 E2E_TEARDOWN_TIMEOUT = 120.0
 
-XDIST_GROUP = "e2e"
-
 INSTALL = pytest.StashKey[Install | E2EError]()
 
 
-# tryfirst: pytest-xdist reads the xdist_group marks in its own (tryfirst) pytest_collection_modifyitems.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("e2e") is not None:
             seconds, method = declared_timeout(item)
             item.add_marker(pytest.mark.timeout(seconds or E2E_TIMEOUT, method=method or "thread"), append=False)
-            # Under pytest-xdist (--dist loadgroup) the whole stage runs in one worker, so the run
-            # has one shared app server (and one fake LLM) however many workers there are.
-            item.add_marker(pytest.mark.xdist_group(XDIST_GROUP))
 
 
 def declared_timeout(item: pytest.Item) -> tuple[float | None, str | None]:

@@ -57,7 +57,7 @@ class _Server(uvicorn.Server):
             connection.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 0.1
-        while self.server_state.connections and loop.time() < deadline:
+        while self.server_state.connections and loop.time() < deadline:  # noqa: ASYNC110 - uvicorn signals no close
             await asyncio.sleep(0.005)
         for server in self.servers:
             await server.wait_closed()
