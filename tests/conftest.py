@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from mcp import Client
+from xdist.scheduler import LoadScopeScheduling
 
 from oh_mcp import Settings, build_server
 from oh_mcp.openhands import OpenHandsClient
@@ -17,6 +18,23 @@ from oh_mcp.runtime import client_for
 from tests.fake.server import serve_fake
 from tests.fake.state import FakeOpenHands
 from tests.openapi_contract import OpenAPIContract, contract_event_hooks, shared_contract
+
+
+class E2EInOneWorker(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
+    """pytest-xdist's scheduling for `--dist loadgroup` (scripts/test): every test is its own unit of work,
+    given to whichever worker is free, except tests/e2e/, which is one unit, so one worker runs the
+    whole stage with its one shared OpenHands app server (and, since it is the longest unit, starts
+    it first). xdist's own loadgroup reads `xdist_group` marks through item._nodeid, which pytest 9
+    no longer uses for node ids, and so ran the stage in every worker, with an app server each."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "tests/e2e/" if nodeid.startswith("tests/e2e/") else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadScopeScheduling | None:
+    if config.getoption("dist") != "loadgroup":
+        return None
+    return E2EInOneWorker(config, log)
 
 
 @pytest.fixture

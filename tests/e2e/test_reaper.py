@@ -90,10 +90,17 @@ def test_a_normal_release_leaves_the_watchdog_nothing_to_do() -> None:
     marker = "reaper-test-" + uuid.uuid4().hex
     tied = reaper.spawn_tied([sys.executable, "-c", SLEEP], env=os.environ | {MARKER: marker}, marker=marker)
     try:
-        assert marked_pids(marker) == [tied.process.pid]
+        # Popen returns once the child's exec has begun (close-on-exec ends its error pipe), which is
+        # before the kernel has set up the new program's environment: /proc/<pid>/environ may read
+        # empty for a moment, longer on a busy machine (seen with two test workers on two cores).
+        assert wait_until(lambda: marked_pids(marker) == [tied.process.pid], 10), marked_pids(marker)
         tied.process.kill()
         tied.process.wait(timeout=10)
         tied.release()
         assert tied.watchdog.returncode == 0
     finally:
         kill_marked(marker, grace=1)
+        # On a failure above, leave no running Popen behind for a later test's unraisable-warning check.
+        tied.process.kill()
+        tied.process.wait(timeout=10)
+        reaper.release_watchdog(tied.watchdog)
