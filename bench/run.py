@@ -587,7 +587,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     axes[2].set_xlabel("concurrent clients")
     axes[2].set_ylim(bottom=0)
     axes[2].set_title("calls/s by concurrent clients")
-    axes[2].legend()
+    axes[2].legend(fontsize="small", loc="lower left")
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
