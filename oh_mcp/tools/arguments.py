@@ -60,16 +60,11 @@ class ArgumentErrors:
         params = ctx.params
         if not isinstance(params, dict) or not isinstance(params.get("name"), str):
             return result
-        name, arguments = params["name"], params.get("arguments") or {}
-        # The tool manager is the only way to the SDK's own arguments model for a tool.
-        tool = self._server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
-        if tool is None or not isinstance(arguments, dict):
-            return result
-        try:
-            tool.fn_metadata.validate_arguments(arguments)
-        except ValidationError as exc:
-            return self._refusal(name, tool.fn_metadata.arg_model, exc)
-        return result  # the arguments were fine: the tool itself failed, and said why
+        name = params["name"]
+        refused = _refusal_of(self._server, name, params.get("arguments") or {})
+        if refused is None:
+            return result  # the arguments were fine: the tool itself failed, and said why
+        return self._refusal(name, *refused)
 
     def _refusal(self, name: str, model: type[BaseModel], exc: ValidationError) -> CallToolResult:
         schema = self._schemas.get(name)
@@ -89,14 +84,22 @@ def _failed(result: HandlerResult) -> bool:
 def accepts(server: MCPServer[Any], name: str, arguments: Any) -> bool:
     """Whether `name` would take these arguments: for code that acts on a call before the tool runs
     (a task made, an answer relayed), so that a refused call changes nothing."""
+    known = server._tool_manager.get_tool(name) is not None  # pyright: ignore[reportPrivateUsage]
+    return known and isinstance(arguments, dict) and _refusal_of(server, name, arguments) is None
+
+
+def _refusal_of(server: MCPServer[Any], name: str, arguments: Any) -> tuple[type[BaseModel], ValidationError] | None:
+    """The tool's arguments model and its refusal of these arguments; None when it takes them (or there
+    is no such tool to ask)."""
+    # The tool manager is the only way to the SDK's own arguments model for a tool.
     tool = server._tool_manager.get_tool(name)  # pyright: ignore[reportPrivateUsage]
     if tool is None or not isinstance(arguments, dict):
-        return False
+        return None
     try:
         tool.fn_metadata.validate_arguments(arguments)
-    except ValidationError:
-        return False
-    return True
+    except ValidationError as exc:
+        return tool.fn_metadata.arg_model, exc
+    return None
 
 
 def describe(exc: ValidationError, schema: dict[str, Any]) -> str:
