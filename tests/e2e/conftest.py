@@ -26,11 +26,13 @@ import sys
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .fake_llm import FakeLLM, serve_fake_llm
-from .harness import START_TIMEOUT, AppServer, E2EError, Install, ensure_openhands, running_app_server, say
+from .harness import START_TIMEOUT, AppServer, running_app_server
+from .install import E2EError, Install, ensure_openhands, say
 
 # Backstop per e2e test, setup and teardown included (timeout_func_only stays false): an app server
 # start, the longest test deadline (300 s), and its teardown.
@@ -83,6 +85,21 @@ def abort_teardown(item: pytest.Item) -> None:
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     sys.stderr.flush()
     os._exit(1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A failed e2e test shows the OpenHands servers' log tails: a 500 from a start says nothing of why."""
+    report = yield
+    if report.failed and item.get_closest_marker("e2e") is not None:
+        for server in servers_of(item):
+            report.sections.append((f"OpenHands logs ({server.url})", server.diagnostics()))
+    return report
+
+
+def servers_of(item: pytest.Item) -> list[AppServer]:
+    funcargs = getattr(item, "funcargs", {})
+    return [value for value in funcargs.values() if isinstance(value, AppServer)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,6 +1,6 @@
 """Install and run the real OpenHands app server for the end-to-end stage, and always clean up after it.
 
-- `ensure_openhands()` makes (or reuses) a Python 3.12 venv with openhands-ai pinned, built with uv.
+- `ensure_openhands()` (install.py) makes, or reuses, a Python 3.12 venv built from locks/openhands.txt.
 - `running_app_server()` starts `launcher.py` in that venv with the process sandbox, waits until it
   answers, points its LLM at the fake, and on exit kills it and every process it spawned (the agent
   servers are found by a marker in their environment, since they outlive the app server), then removes
@@ -34,23 +34,14 @@ import httpx
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
+from .install import LOG_TAIL, E2EError, cache_dir, say
 from .reaper import MARKER, Tied, kill_marked, marked_pids, spawn_tied
 
-OPENHANDS_VERSION = "1.11.0"
-PYTHON_VERSION = "3.12.1"
-CACHE_DIR = Path(os.environ.get("OH_MCP_E2E_CACHE") or Path.home() / ".cache" / "oh-mcp-e2e")
+CACHE_DIR = cache_dir()
 LAUNCHER = Path(__file__).with_name("launcher.py")
-INSTALL_TIMEOUT = 600.0
 START_TIMEOUT = 120.0
-LOG_TAIL = 4000
-
-
-class E2EError(Exception):
-    """The stage cannot run: install, start or configuration failed. Never a reason to skip."""
-
-
-def say(message: str) -> None:
-    print(f"[e2e] {message}", flush=True)
+AGENT_SERVER_LOG = ".openhands-agent-server.log"
+AGENT_SERVER_LOGS = 3
 
 
 def tail(path: Path, size: int = LOG_TAIL) -> str:
@@ -110,98 +101,6 @@ def claim_port_block() -> PortBlock:
     raise E2EError(f"no free agent-server port block in {PORT_BLOCKS}")
 
 
-# ---- install ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Install:
-    python: Path
-    seconds: float
-    reused: bool
-
-
-def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise E2EError(f"`{' '.join(command)}` could not run: {exc}") from exc
-    if done.returncode != 0:
-        raise E2EError(
-            f"`{' '.join(command)}` exited {done.returncode}:\n{done.stdout[-LOG_TAIL:]}\n{done.stderr[-LOG_TAIL:]}"
-        )
-    return done.stdout
-
-
-def installed_version(python: Path) -> str | None:
-    """The openhands-ai version importable by `python`, or None."""
-    if not python.exists():
-        return None
-    probe = "import importlib.metadata as m, openhands.app_server; print(m.version('openhands-ai'))"
-    try:
-        done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def find_uv() -> list[str]:
-    beside = Path(sys.executable).parent / "uv"
-    if beside.exists():
-        return [str(beside)]
-    on_path = shutil.which("uv")
-    if on_path:
-        return [on_path]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        return [sys.executable, "-m", "uv"]
-    raise E2EError("uv is not installed: `python -m pip install uv` into the test venv (it is in the test extras)")
-
-
-def find_python312() -> str:
-    override = os.environ.get("OH_MCP_E2E_BASE_PYTHON")
-    if override:
-        return override
-    if shutil.which("pyenv"):
-        env = os.environ | {"PYENV_VERSION": PYTHON_VERSION}
-        return run(["pyenv", "which", "python3.12"], timeout=30, env=env).strip()
-    found = shutil.which("python3.12")
-    if found:
-        return found
-    raise E2EError(f"no Python 3.12: install pyenv {PYTHON_VERSION} or set OH_MCP_E2E_BASE_PYTHON")
-
-
-def ensure_openhands(cache_dir: Path = CACHE_DIR) -> Install:
-    """A venv with openhands-ai==OPENHANDS_VERSION; reused when it already imports that version."""
-    started = time.monotonic()
-    override = os.environ.get("OH_MCP_E2E_OPENHANDS_PYTHON")
-    if override:
-        version = installed_version(Path(override))
-        if version != OPENHANDS_VERSION:
-            raise E2EError(
-                f"OH_MCP_E2E_OPENHANDS_PYTHON={override} has openhands-ai {version}, not {OPENHANDS_VERSION}"
-            )
-        return Install(Path(override), time.monotonic() - started, reused=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    venv = cache_dir / "oh-venv"
-    python = venv / "bin" / "python"
-    with (cache_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time across pytest processes
-        if installed_version(python) == OPENHANDS_VERSION:
-            return Install(python, time.monotonic() - started, reused=True)
-        say(f"installing openhands-ai=={OPENHANDS_VERSION} into {venv} (about 10-20 s)")
-        shutil.rmtree(venv, ignore_errors=True)
-        uv = find_uv()
-        run([*uv, "venv", "--quiet", "-p", find_python312(), str(venv)], timeout=120)
-        run(
-            [*uv, "pip", "install", "--quiet", "--python", str(python), f"openhands-ai=={OPENHANDS_VERSION}"],
-            timeout=INSTALL_TIMEOUT,
-        )
-        version = installed_version(python)
-        if version != OPENHANDS_VERSION:
-            raise E2EError(f"after install, {python} reports openhands-ai {version!r}, not {OPENHANDS_VERSION}")
-    return Install(python, time.monotonic() - started, reused=False)
-
-
 # ---- processes ----------------------------------------------------------------------------------
 
 
@@ -254,6 +153,9 @@ class AppServer:
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
+            # The agent servers log through rich, which wraps at 80 columns without a terminal: a
+            # traceback's last line then spans five lines of a log tail.
+            "COLUMNS": "200",
         }
         if self.session_api_key:
             env["SESSION_API_KEY"] = self.session_api_key
@@ -262,8 +164,23 @@ class AppServer:
     def headers(self) -> dict[str, str]:
         return {"X-Session-API-Key": self.session_api_key} if self.session_api_key else {}
 
+    def agent_server_logs(self) -> list[Path]:
+        """The agent servers' own logs (each in its sandbox's folder), newest first."""
+        found = [path for path in self.root.rglob(AGENT_SERVER_LOG) if path.is_file()]
+        return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)[:AGENT_SERVER_LOGS]
+
+    def diagnostics(self) -> str:
+        """The tails of the app server's log and of the newest agent servers' logs: why a start failed
+        is usually in an agent server's log, never in the 500 the app server passes on."""
+        parts = [f"--- app server log tail ({self.log_path}) ---\n{tail(self.log_path)}"]
+        logs = self.agent_server_logs()
+        parts += [f"--- agent server log tail ({path}) ---\n{tail(path)}" for path in logs]
+        if not logs:
+            parts.append(f"--- no agent server log under {self.root} ---")
+        return "\n".join(parts)
+
     def fail(self, reason: str) -> E2EError:
-        return E2EError(f"{reason}\n--- app server log tail ({self.log_path}) ---\n{tail(self.log_path)}")
+        return E2EError(f"{reason}\n{self.diagnostics()}")
 
     def start(self) -> None:
         started = time.monotonic()

@@ -21,7 +21,8 @@ import pytest
 from oh_mcp.openhands import OpenHandsClient
 from tests.tasks.raw import Raw, Stdio
 
-from .harness import AppServer, say
+from .harness import AppServer
+from .install import say
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # the timeout (thread method) comes from conftest.py
 
