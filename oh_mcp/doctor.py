@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -19,6 +20,9 @@ from .openhands import (
     ConnectionFailed,
     OpenHandsClient,
     OpenHandsError,
+    StartTaskStatus,
+    scrub,
+    start_failure_hint,
 )
 from .openhands.redaction import MIN_SECRET_LENGTH
 from .runtime import client_for
@@ -27,6 +31,8 @@ from .tools import TOOLSETS
 
 MAX_PAGES = 5
 MAX_AGENT_SERVERS = 3
+RECENT_STARTS = 10
+RECENT_STARTS_WINDOW = timedelta(days=1)
 _AGENT_SERVER_FIX = "Check that the sandbox is RUNNING; set OH_MCP_AGENT_SERVER_URL if its address is wrong."
 
 
@@ -164,7 +170,32 @@ async def _inventory(client: OpenHandsClient, report: Report) -> None:
     report.sandboxes = dict(sandbox_states)
     report.conversations = dict(conversation_states)
     report.checks.append(Check("inventory", True, "listed sandboxes and conversations"))
+    await _recent_starts(client, report)
     await _agent_servers(client, running[:MAX_AGENT_SERVERS], report)
+
+
+async def _recent_starts(client: OpenHandsClient, report: Report) -> None:
+    """Whether conversations start at all: the newest start decides, the others show how often it fails."""
+    since = datetime.now(UTC) - RECENT_STARTS_WINDOW
+    try:
+        tasks = await client.search_start_tasks(limit=RECENT_STARTS, created_after=since)
+    except OpenHandsError as exc:
+        report.checks.append(Check("recent starts", False, exc.message, exc.hint))
+        return
+    finished = [t for t in tasks if t.finished]
+    failed = [t for t in finished if t.status == StartTaskStatus.ERROR]
+    if not finished:
+        report.checks.append(Check("recent starts", True, "no conversation started in the last day"))
+        return
+    counts = f"{len(failed)} of the last {len(finished)} starts failed"
+    newest = finished[0]
+    if newest.status != StartTaskStatus.ERROR:
+        report.checks.append(Check("recent starts", True, counts))
+        return
+    known = next((hint for t in failed if (hint := start_failure_hint(t.detail))), None)
+    detail = f"{counts}; the newest: {scrub(newest.detail or 'no detail given', client.known_secrets())}"
+    fix = known or "Read the OpenHands server's log for that start; fix the cause, then start again."
+    report.checks.append(Check("recent starts", False, detail, fix))
 
 
 async def _agent_servers(client: OpenHandsClient, running: list[AppConversation], report: Report) -> None:

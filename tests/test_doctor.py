@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import time
+
+import httpx
 
 from tests.calls import ALL_TOOLS
 from tests.fake.state import FakeOpenHands
@@ -79,3 +82,36 @@ def test_a_key_too_short_to_mask_inside_words_is_pointed_out(fake: FakeOpenHands
     assert "never inside longer words" in result.stdout
     long_key = doctor(OPENHANDS_URL=fake.base_url, OPENHANDS_API_KEY="k" * 16)
     assert "key length" not in long_key.stdout
+
+
+def failed_start(fake: FakeOpenHands, detail: str) -> None:
+    """A start that ended in ERROR, made over HTTP as any client would."""
+    fake.start_task_step_seconds = 0
+    fake.fail_next_start(detail)
+    body = {"initial_message": {"content": [{"type": "text", "text": "go"}], "run": True}}
+    task = httpx.post(f"{fake.base_url}/api/v1/app-conversations", json=body, timeout=10).json()
+    assert (
+        httpx.get(f"{fake.base_url}/api/v1/app-conversations/start-tasks", params={"ids": task["id"]}).json()[0][
+            "status"
+        ]
+        == "ERROR"
+    )
+
+
+def test_the_newest_start_failing_like_cryptography_51_is_named_with_its_fix(fake: FakeOpenHands) -> None:
+    failed_start(fake, "Server error '500 Internal Server Error' for url 'http://localhost:20000/api/conversations'")
+    result = doctor(OPENHANDS_URL=fake.base_url)
+    assert result.returncode == 1, result.stdout
+    assert "[FAIL] recent starts: 1 of the last 1 starts failed; the newest: Server error '500" in result.stdout
+    assert "next step: On OpenHands 1.11 installed with pip or uv" in result.stdout
+    assert "'cryptography<51'" in result.stdout
+
+
+def test_an_old_failure_behind_a_good_start_is_counted_not_alarmed(fake: FakeOpenHands) -> None:
+    failed_start(fake, "Sandbox not found")
+    time.sleep(0.01)  # the good start is the newer one
+    body = {"initial_message": {"content": [{"type": "text", "text": "go"}], "run": True}}
+    httpx.post(f"{fake.base_url}/api/v1/app-conversations", json=body, timeout=10)
+    result = doctor(OPENHANDS_URL=fake.base_url)
+    assert result.returncode == 0, result.stdout
+    assert "[ok] recent starts: 1 of the last 2 starts failed" in result.stdout

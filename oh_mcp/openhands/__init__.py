@@ -17,7 +17,9 @@ from .errors import (
     StartFailed,
     Unavailable,
     WaitTimedOut,
+    scrub,
 )
+from .known_faults import start_failure, start_failure_hint
 from .models import (
     CONFIRMATION_POLICIES,
     AppConversation,
@@ -40,6 +42,9 @@ from .models import (
 )
 
 __all__ = [
+    "scrub",
+    "start_failure",
+    "start_failure_hint",
     "CONFIRMATION_POLICIES",
     "AppConversation",
     "Archived",

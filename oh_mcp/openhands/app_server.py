@@ -4,6 +4,7 @@ workspace's git changes and files as the app server serves them, sandboxes and s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from .errors import NotFound
@@ -72,6 +73,12 @@ class AppServerRoutes(Transport):
         hexes = [conversation_id(i) for i in ids]
         data = await self._api("GET", "/app-conversations/start-tasks", what="start tasks", params={"ids": hexes})
         return validate(list[StartTask | None], data, "start task list")
+
+    async def search_start_tasks(self, *, limit: int = 10, created_after: datetime | None = None) -> list[StartTask]:
+        """The newest start tasks first."""
+        params = compact(limit=limit, created_at__gte=created_after.isoformat() if created_after else None)
+        data = await self._api("GET", "/app-conversations/start-tasks/search", what="start tasks", params=params)
+        return validate(Page[StartTask], data, "start task page").items
 
     async def update_conversation(self, conv_id: str, *, title: str) -> AppConversation:
         """Rename a conversation on the app server (titles.rename also keeps it there)."""

@@ -109,6 +109,10 @@ class Transport:
         """The keys to redact from anything read for `conversation`: the user's and its sandbox's."""
         return self._secrets(*conversation.secret_values)
 
+    def known_secrets(self) -> tuple[str, ...]:
+        """The keys to redact from anything read with this client: the user's own."""
+        return self._secrets()
+
     def _secrets(self, *extra: str | None) -> tuple[str, ...]:
         return tuple(s for s in (self._key(), *extra) if s)
 

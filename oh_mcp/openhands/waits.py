@@ -10,6 +10,7 @@ import anyio
 
 from .app_server import AppServerRoutes
 from .errors import NotFound, StartFailed, Unavailable, WaitTimedOut, scrub
+from .known_faults import start_failure
 from .models import (
     AppConversation,
     ExecutionStatus,
@@ -35,8 +36,7 @@ class Waits(AppServerRoutes):
             lambda: self.get_start_task(task_id), lambda t: t.finished, lambda t: t.status, timeout, on_change
         )
         if task.status == StartTaskStatus.ERROR:
-            detail = scrub(task.detail, self._secrets()) if task.detail else "no detail given"
-            raise StartFailed(f"Starting the conversation failed: {detail}.")
+            raise StartFailed(start_failure(scrub(task.detail, self._secrets()) if task.detail else None))
         return task
 
     async def wait_for_sandbox(

@@ -23,6 +23,7 @@ from ..openhands import (
     SandboxStatus,
     StartTask,
     StartTaskStatus,
+    start_failure,
 )
 from ..shaping import final_text
 
@@ -78,8 +79,7 @@ class Verdict:
 def start_verdict(task: StartTask) -> Verdict | None:
     """What a start task says on its own; None once READY (then its conversation speaks)."""
     if task.status == StartTaskStatus.ERROR:
-        detail = task.detail or "no detail given"
-        return Verdict("failed", f"Starting the conversation failed: {detail}. Fix the cause and start again.")
+        return Verdict("failed", f"{start_failure(task.detail)} Fix the cause and start again.")
     if task.status != StartTaskStatus.READY or task.app_conversation_id is None:
         return Verdict("working", f"starting: {task.status}")
     return None

@@ -20,6 +20,7 @@ from ..openhands import (
     StartTask,
     StartTaskStatus,
     WaitTimedOut,
+    start_failure_hint,
     titles,
 )
 from ..openhands.waits import OnChange
@@ -181,7 +182,7 @@ def _start_result(task: StartTask, *, title_pending: bool, guarded: bool = False
     if task.status == StartTaskStatus.READY:
         step = "The agent is working: call wait_for_agent with this conversation_id to get its answer."
     elif task.status == StartTaskStatus.ERROR:
-        step = "The start failed; read detail, fix the cause and start again."
+        step = start_failure_hint(task.detail) or "The start failed; read detail, fix the cause and start again."
     else:
         step = "Still starting: call get_start_task with this task_id until it is READY."
         if guarded:

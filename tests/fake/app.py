@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,10 @@ async def batch_tasks(fake: FakeOpenHands, request: Request) -> Response:
 
 async def search_tasks(fake: FakeOpenHands, request: Request) -> Response:
     tasks = sorted(fake.tasks.values(), key=lambda t: t.created, reverse=True)
+    since = request.query_params.get("created_at__gte")
+    if since is not None:
+        floor = datetime.fromisoformat(since)
+        tasks = [t for t in tasks if datetime.fromisoformat(t.created_at) >= floor]
     page = paginate(request, tasks)
     page["items"] = [fake.task_json(t) for t in page["items"]]
     return JSONResponse(page)

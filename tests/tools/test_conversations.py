@@ -235,6 +235,36 @@ async def test_a_failed_start_is_a_tool_error_with_the_reason(fake: FakeOpenHand
     assert "Starting the conversation failed: Sandbox not found" in text
 
 
+# What OpenHands 1.11.0 passes on when its agent server refuses the new conversation (issue 26).
+AGENT_SERVER_500 = "Server error '500 Internal Server Error' for url 'http://localhost:20000/api/conversations'"
+
+
+async def test_an_agent_server_500_on_start_names_the_known_cryptography_break(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    fake.fail_next_start(AGENT_SERVER_500)
+    text = await error_text(mcp_client, "start_conversation", {"message": "go"})
+    assert f"Starting the conversation failed: {AGENT_SERVER_500}." in text
+    assert "cryptography<51" in text and "Docker image is not affected" in text
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "Sandbox not found",
+        "Server error '500 Internal Server Error' for url 'http://localhost:3000/api/v1/app-conversations'",
+        "Server error '502 Bad Gateway' for url 'http://localhost:20000/api/conversations'",
+        "Server error '500 Internal Server Error' for url 'http://localhost:20000/api/conversations/abc/events'",
+    ],
+)
+async def test_other_start_failures_get_no_cryptography_advice(
+    fake: FakeOpenHands, mcp_client: Client, detail: str
+) -> None:
+    fake.fail_next_start(detail)
+    text = await error_text(mcp_client, "start_conversation", {"message": "go"})
+    assert detail in text and "cryptography" not in text
+
+
 async def test_get_start_task_for_an_unknown_task(mcp_client: Client) -> None:
     text = await error_text(mcp_client, "get_start_task", {"task_id": MISSING_ID})
     assert f"Start task {MISSING_ID} not found" in text
