@@ -21,6 +21,7 @@ from tests.calls import error_text
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 from tests.fake.workspace import git_env
+from tests.trees import changed, everything
 
 pytestmark = pytest.mark.anyio
 
@@ -29,23 +30,6 @@ def sh(cwd: Path, script: str) -> str:
     done = subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True, env=git_env(cwd))
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def everything(root: Path) -> dict[str, tuple[str, bytes, int]]:
-    """Every entry under `root`, .git included: kind, bytes (a link's target) and mode."""
-    found: dict[str, tuple[str, bytes, int]] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            info = path.lstat()
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                found[rel] = ("link", os.readlink(path).encode(), 0)
-            elif path.is_dir():
-                found[rel] = ("dir", b"", info.st_mode & 0o777)
-            else:
-                found[rel] = ("file", path.read_bytes(), info.st_mode & 0o777)
-    return found
 
 
 @dataclass
@@ -107,9 +91,7 @@ async def refused(client: Client, fake: FakeOpenHands, scene: Scene, patch: byte
         "patch_digest": hashlib.sha256(patch).hexdigest(),
     }
     text = await error_text(client, "apply_changes", args)
-    after = everything(scene.root)
-    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    assert changed == [], f"written though refused: {changed}\n{text}"
+    assert changed(before, everything(scene.root)) == [], f"written though refused\n{text}"
     return text
 
 
