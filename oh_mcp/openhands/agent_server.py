@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import agent_routes as routes
 from .errors import (
     AgentServerUnreachable,
     Archived,
     AuthFailed,
     ConnectionFailed,
+    InvalidRequest,
+    NotFound,
     SandboxNotRunning,
     SessionKeyRefused,
     Unavailable,
@@ -33,6 +36,10 @@ from .transport import Transport, validate
 
 # The agent server filters events by their class's full name (a bare "ActionEvent" matches nothing).
 ACTION_EVENT_CLASS = "openhands.sdk.event.llm_convertible.action.ActionEvent"
+
+
+# read_file windows a file it holds whole: a sandbox may send any size, so reading stops here.
+DOWNLOAD_LIMIT = 64 * 1024 * 1024
 
 
 class AgentServerRoutes(Transport):
@@ -110,7 +117,8 @@ class AgentServerRoutes(Transport):
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        body = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
+        url = self._conversation_url(conversation) + routes.FINAL_RESPONSE.tail
+        body = await self._agent(conversation, routes.FINAL_RESPONSE.method, url)
         data = validate(Any, body, "final response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
@@ -119,29 +127,28 @@ class AgentServerRoutes(Transport):
         """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        await self._agent(conversation, "PATCH", self._conversation_url(conversation), json={"title": title.strip()})
+        await self._agent(
+            conversation, routes.RENAME.method, self._conversation_url(conversation), json={"title": title.strip()}
+        )
 
-    async def download_file(self, conversation: AppConversation, path: str) -> bytes:
+    async def download_file(self, conversation: AppConversation, path: str, *, limit: int = DOWNLOAD_LIMIT) -> bytes:
         """A workspace file's bytes. `path` is absolute; a missing file is NotFound, a directory or a
-        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning."""
-        url = self._agent_base(conversation) + "/api/file/download"
+        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning, one over `limit`
+        bytes TooLarge (read no further: the sandbox decides what it sends)."""
+        url = self._agent_base(conversation) + routes.DOWNLOAD.path
+        what = f"the file {path} of conversation {conversation.id}"
         data: bytes = await self._agent(
-            conversation,
-            "GET",
-            url,
-            what=f"the file {path} of conversation {conversation.id}",
-            params={"path": path},
-            raw=True,
+            conversation, routes.DOWNLOAD.method, url, what=what, params={"path": path}, limit=limit
         )
         return data
 
     async def upload_file(self, conversation: AppConversation, path: str, content: bytes) -> None:
         """Write `content` to the absolute `path` in the sandbox (parent folders are made). The body is
         sent once: a broken connection is not retried, so a half-written file is never taken for done."""
-        url = self._agent_base(conversation, so="nothing can be uploaded") + "/api/file/upload"
+        url = self._agent_base(conversation, so="nothing can be uploaded") + routes.UPLOAD.path
         await self._agent(
             conversation,
-            "POST",
+            routes.UPLOAD.method,
             url,
             what=f"an upload to conversation {conversation.id}",
             params={"path": path},
@@ -153,58 +160,68 @@ class AgentServerRoutes(Transport):
         """A binary git patch of the repository's working tree (committed or not, untracked files too,
         ignored ones not) against `base_ref`, made by the agent server without touching its index.
         Raises TooLarge past `limit` bytes, having read no more than that."""
-        url = self._agent_base(conversation) + "/api/file/archive"
+        url = self._agent_base(conversation) + routes.ARCHIVE.path
         params = {"path": repository, "format": "git-delta", "base_ref": base_ref, "use_default_excludes": "false"}
         what = f"the changes of conversation {conversation.id}"
-        data: bytes = await self._agent(conversation, "GET", url, what=what, params=params, limit=limit)
+        data: bytes = await self._agent(conversation, routes.ARCHIVE.method, url, what=what, params=params, limit=limit)
         return data
 
     async def execute_command(
         self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
     ) -> CommandResult:
         """Run a shell command in the sandbox (as the agent's own terminal would) and wait for its end.
-        The agent server returns the output's last megabyte only, so commands must print less."""
-        url = self._agent_base(conversation) + "/api/bash/execute_bash_command"
+        Agent server 1.34.0 returns only the output's last megabyte, 1.58.2 all of it: commands print little."""
+        url = self._agent_base(conversation) + routes.EXECUTE.path
         body = {"command": command, "timeout": timeout} | ({"cwd": cwd} if cwd else {})
         data = await self._agent(
-            conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
+            conversation, routes.EXECUTE.method, url, what=f"a command in conversation {conversation.id}", json=body
         )
         return validate(CommandResult, data, "command result")
 
     # ---- steering the agent (its agent server) ------------------------------------------------
 
-    async def _steer(self, conversation: AppConversation, method: str, tail: str, **kwargs: Any) -> Any:
+    async def _steer(self, conversation: AppConversation, route: routes.AgentRoute, **kwargs: Any) -> Any:
         """A call to the conversation's own routes on its agent server (conversation_url + tail). Every
         steering call goes through here, so where the agent server is reached is decided once."""
         if conversation.sandbox_status == SandboxStatus.MISSING:
             raise Archived(f"Conversation {conversation.id} is archived: its sandbox no longer exists.")
         self._agent_base(conversation, so="its agent cannot be reached")
         assert conversation.conversation_url is not None
-        return await self._agent(conversation, method, self._conversation_url(conversation) + tail, **kwargs)
+        url = self._conversation_url(conversation) + route.tail
+        return await self._agent(conversation, route.method, url, **kwargs)
 
-    async def interrupt(self, conversation: AppConversation) -> None:
-        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`."""
-        await self._steer(conversation, "POST", "/interrupt")
+    async def interrupt(self, conversation: AppConversation) -> bool:
+        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`. False when
+        the agent server holds no such conversation running (1.34.0 answers 400, 1.58.2 404): nothing
+        was running to stop. An idle or finished agent is answered 200 and left as it is."""
+        try:
+            await self._steer(conversation, routes.INTERRUPT)
+        except (InvalidRequest, NotFound):
+            return False
+        return True
+
+    async def run_agent(self, conversation: AppConversation) -> None:
+        """Start the agent on what the conversation holds, with no new message (one saved earlier)."""
+        await self._steer(conversation, routes.RUN)
 
     async def set_confirmation_policy(self, conversation: AppConversation, policy: ConfirmPolicy) -> None:
         """Which actions wait for the user's confirmation from now on."""
-        await self._steer(conversation, "POST", "/confirmation_policy", json={"policy": CONFIRMATION_POLICIES[policy]})
+        policy_body = {"policy": CONFIRMATION_POLICIES[policy]}
+        await self._steer(conversation, routes.CONFIRMATION_POLICY, json=policy_body)
 
     async def respond_to_confirmation(self, conversation: AppConversation, *, accept: bool, reason: str) -> None:
         """Accept or reject every pending action at once (the route takes no ids)."""
-        await self._steer(
-            conversation, "POST", "/events/respond_to_confirmation", json={"accept": accept, "reason": reason}
-        )
+        await self._steer(conversation, routes.RESPOND, json={"accept": accept, "reason": reason})
 
     async def ask_agent(self, conversation: AppConversation, question: str) -> str:
         """The agent's answer to a side question; the conversation's history stays as it was."""
-        data = await self._steer(conversation, "POST", "/ask_agent", json={"question": question})
+        data = await self._steer(conversation, routes.ASK, json={"question": question})
         return validate(AgentAnswer, data, "side-question answer").response
 
     async def agent_events(self, conversation: AppConversation, *, limit: int = 100) -> list[Event]:
         """The newest events, newest first, straight from the agent server (the app server's copy lags)."""
         params = {"limit": limit, "sort_order": "TIMESTAMP_DESC"}
-        data = await self._steer(conversation, "GET", "/events/search", params=params)
+        data = await self._steer(conversation, routes.EVENTS, params=params)
         return validate(Page[Event], data, "agent event page").items
 
     async def pending_actions(self, conversation: AppConversation) -> list[PendingAction]:
@@ -215,7 +232,7 @@ class AgentServerRoutes(Transport):
 
     async def count_actions(self, conversation: AppConversation) -> int:
         """How many actions (steps) the agent has taken in this conversation."""
-        data = await self._steer(conversation, "GET", "/events/count", params={"kind": ACTION_EVENT_CLASS})
+        data = await self._steer(conversation, routes.COUNT, params={"kind": ACTION_EVENT_CLASS})
         return validate(int, data, "event count")
 
 
