@@ -4,6 +4,7 @@ error shapes, plus a minimal agent server at /agent/{sandbox_id} that checks the
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -140,6 +141,12 @@ async def patch_conversation(fake: FakeOpenHands, request: Request) -> Response:
     body = await json_body(request)
     if "title" in body:
         rec.title = body["title"]
+        if rec.title_stale is not None and fake.stale_title_write_seconds is not None:
+            # Timed from the rename, so the stale write lands after it however slow the machine: timed
+            # from the start, on a loaded machine it landed before the rename, where it is no stale
+            # write at all, and the test of it waited for a second rename that never came.
+            rec.title_revert = (time.monotonic() + fake.stale_title_write_seconds, rec.title_stale)
+            rec.title_stale = None
     return JSONResponse(fake.conversation_json(rec))
 
 

@@ -90,6 +90,7 @@ class ConversationRec:
     agent_title: str | None = None  # the agent server's own title, which auto-title copies over `title`
     title_copy_at: float | None = None
     title_revert: tuple[float, str | None] | None = None  # (when, title read before) of a stale write
+    title_stale: str | None = None  # the title a start read, which a stale write puts back after a rename
     # Confirmation mode, as the agent server keeps it: the policy's kind, the actions waiting for an
     # answer (ActionEvents with no observation yet), and how many of the message's RUN commands ran.
     policy: str = "NeverConfirm"
@@ -596,7 +597,7 @@ class FakeOpenHands:
         task.conversation_id = rec.id
         task.updated_at = now_iso()
         if self.stale_title_write_seconds is not None:
-            rec.title_revert = (time.monotonic() + self.stale_title_write_seconds, rec.title)
+            rec.title_stale = rec.title  # written back after the next rename (app.py)
 
     def task_json(self, task: StartTaskRec) -> dict[str, Any]:
         status = self.task_status(task)
