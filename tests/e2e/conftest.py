@@ -33,6 +33,7 @@ import pytest
 from .fake_llm import FakeLLM, serve_fake_llm
 from .harness import START_TIMEOUT, AppServer, running_app_server
 from .install import E2EError, Install, ensure_openhands, say
+from .standalone import StandaloneAgentServer
 
 # Backstop per e2e test, setup and teardown included (timeout_func_only stays false): an app server
 # start, the longest test deadline (300 s), and its teardown.
@@ -97,9 +98,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def servers_of(item: pytest.Item) -> list[AppServer]:
+def servers_of(item: pytest.Item) -> list[AppServer | StandaloneAgentServer]:
     funcargs = getattr(item, "funcargs", {})
-    return [value for value in funcargs.values() if isinstance(value, AppServer)]
+    return [value for value in funcargs.values() if isinstance(value, AppServer | StandaloneAgentServer)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -12,9 +12,16 @@ from packaging.requirements import Requirement
 
 from . import install
 from .harness import AppServer
-from .install import LOCK, OPENHANDS_VERSION, STAMP, E2EError, ensure_openhands, lock_hash, refused_session_keys
-
-IN_FILE = LOCK.with_suffix(".in")
+from .install import (
+    AGENT_SERVER,
+    OPENHANDS,
+    STAMP,
+    E2EError,
+    Product,
+    ensure_openhands,
+    lock_hash,
+    refused_session_keys,
+)
 
 
 def pins(lock: Path) -> dict[str, str]:
@@ -26,17 +33,18 @@ def pins(lock: Path) -> dict[str, str]:
     return found
 
 
-def test_the_lock_holds_every_requirement_of_its_input_at_a_version_that_satisfies_it() -> None:
-    pinned = pins(LOCK)
+@pytest.mark.parametrize("product", [OPENHANDS, AGENT_SERVER], ids=lambda p: p.package)
+def test_the_lock_holds_every_requirement_of_its_input_at_a_version_that_satisfies_it(product: Product) -> None:
+    pinned = pins(product.lock)
     assert len(pinned) > 100, "a whole resolution, not a few top-level pins"
-    for line in IN_FILE.read_text().splitlines():
+    for line in product.lock.with_suffix(".in").read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         requirement = Requirement(line)
         version = pinned.get(requirement.name.lower())
-        assert version is not None, f"{requirement.name} is not in {LOCK.name}: run scripts/lock-openhands"
+        assert version is not None, f"{requirement.name} is not in {product.lock.name}: run scripts/lock-openhands"
         assert requirement.specifier.contains(version), f"{requirement.name}=={version} breaks {line!r}"
-    assert pinned["openhands-ai"] == OPENHANDS_VERSION
+    assert pinned[product.package] == product.version
     assert int(pinned["cryptography"].split(".")[0]) < 51
 
 
