@@ -1,3 +1,4 @@
-from .cli import main
+# Absolute, so this file also runs as a script (`uv run oh_mcp/__main__.py`, the MCP Bundle's entry point).
+from oh_mcp.cli import main
 
 main()
