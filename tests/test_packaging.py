@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import oh_mcp
 from tests.calls import ALL_TOOLS
 from tests.stdio_raw import INITIALIZE, exchange
 from tests.uv_env import uv_env
@@ -82,4 +83,22 @@ def test_uvx_runs_the_wheel_with_no_checkout_on_the_path(dist: Path, tmp_path: P
     assert where.stdout.startswith(env["UV_CACHE_DIR"]) and str(ROOT) not in where.stdout, where.stdout
     tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     answers = exchange(uvx, [*INITIALIZE, tools_list], env)
+    assert len(answers[2]["result"]["tools"]) == ALL_TOOLS
+
+
+@pytest.mark.timeout(240)  # pipx builds the sdist and installs the dependencies into a fresh venv
+def test_pipx_runs_the_sdist(dist: Path, tmp_path: Path) -> None:
+    sdist = next(dist.glob("oh_mcp-*.tar.gz"))
+    pipx = Path(sys.executable).parent / "pipx"
+    env = {k: v for k, v in uv_env(tmp_path).items() if not k.startswith("UV_")} | {
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "pipx-bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "pipx-man"),
+        "OPENHANDS_URL": "http://127.0.0.1:9",
+    }
+    run = [str(pipx), "run", "--spec", str(sdist), "oh-mcp"]
+    shown = subprocess.run([*run, "--version"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=200)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"oh-mcp {oh_mcp.__version__}", shown.stderr[-2000:]
+    tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    answers = exchange(run, [*INITIALIZE, tools_list], env)
     assert len(answers[2]["result"]["tools"]) == ALL_TOOLS
