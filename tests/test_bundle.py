@@ -48,6 +48,10 @@ def test_the_bundle_holds_the_manifest_icon_project_and_package_only(bundle: Pat
     names = zipfile.ZipFile(bundle).namelist()
     assert {"manifest.json", "icon.png", "pyproject.toml", "README.md", "LICENSE"} <= set(names)
     assert "oh_mcp/server.py" in names and "oh_mcp/panel/panel.html" in names
+    assert (
+        MANIFEST["server"]["entry_point"] in names
+        and f"${{__dirname}}/{MANIFEST['server']['entry_point']}" in (MANIFEST["server"]["mcp_config"]["args"])
+    ), "the command runs the entry point the manifest names"
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", ".venv/", "node_modules/"))]
     assert zipfile.ZipFile(bundle).read("icon.png").startswith(b"\x89PNG\r\n\x1a\n")
 
