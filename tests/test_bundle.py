@@ -89,7 +89,8 @@ def test_each_setting_reaches_the_server_as_what_it_reads() -> None:
 def host_config(unpacked: Path, user_config: dict[str, Any]) -> dict[str, Any]:
     """The command, arguments and environment a host starts, from mcpb's own code."""
     out = subprocess.run(
-        ["node", ROOT / "tests" / "mcpb_config.mjs", unpacked, json.dumps(user_config)],
+        ["node", ROOT / "tests" / "mcpb_config.mjs", unpacked],
+        input=json.dumps(user_config),
         cwd=ROOT,
         capture_output=True,
         text=True,
