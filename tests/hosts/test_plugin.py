@@ -34,8 +34,8 @@ pytestmark = [
 ]
 
 
-def claude(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([CLAUDE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180)
+def claude(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([CLAUDE, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"claude {' '.join(args)}: {done.stdout[-1500:]} {done.stderr[-1500:]}"
     return done
 
@@ -98,8 +98,10 @@ def test_the_marketplace_installs_the_plugin_and_its_command_reaches_openhands(
         # Blocking: the session waits for the plugin's server (uvx installs it first) before the model's turn.
         env = claude_env(tmp_path, llm) | uv | {"UV_FIND_LINKS": str(wheels), "MCP_CONNECTION_NONBLOCKING": "false"}
         claude(["plugin", "marketplace", "add", str(ROOT)], env, tmp_path)
-        options = [f"openhands_url={fake.base_url}", f"api_key={SECRET}", f"local_roots={roots}"]
-        claude(["plugin", "install", PLUGIN, *[a for o in options for a in ("--config", o)]], env, tmp_path)
+        options = ["--config", f"openhands_url={fake.base_url}", "--config", f"local_roots={roots}"]
+        claude(["plugin", "install", PLUGIN, *options], env, tmp_path)
+        # The key as a person gives it, on no command line: the configure flow, values on stdin.
+        claude(["plugin", "configure", PLUGIN, "--values-stdin"], env, tmp_path, json.dumps({"api_key": SECRET}))
         listed = json.loads(claude(["plugin", "list", "--json"], env, tmp_path).stdout)
         # With no API to count tokens (a closed loopback port), Claude Code estimates them itself.
         details = claude(
