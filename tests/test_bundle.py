@@ -5,6 +5,7 @@ by mcpb's own substitution (tests/mcpb_config.mjs) and the key given as a secret
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -22,7 +23,8 @@ from tests.uv_env import uv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 MCPB = ROOT / "node_modules" / ".bin" / "mcpb"
-MANIFEST = json.loads((ROOT / "bundle" / "manifest.json").read_text())
+PATH = ROOT / "bundle" / "manifest.json"
+MANIFEST = json.loads(PATH.read_text())
 SECRET = "oh-bundle-secret-7d1f0c2e9a"
 
 pytestmark = pytest.mark.skipif(not MCPB.exists(), reason="mcpb is not installed: run scripts/setup --dev")
@@ -66,7 +68,11 @@ def test_mcpb_validate_refuses_a_broken_manifest(tmp_path: Path) -> None:
 
 def test_the_static_tool_list_is_the_servers_own() -> None:
     enabled = select(TOOLSETS, Settings()).enabled
-    assert [(t["name"], t["description"]) for t in MANIFEST["tools"]] == [(s.name, s.summary) for s in enabled]
+    tools = [{"name": s.name, "description": s.summary} for s in enabled]
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":  # as for tests/snapshots/tools/: rewrite, then review the diff
+        manifest = json.loads(PATH.read_text()) | {"tools": tools}
+        PATH.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    assert json.loads(PATH.read_text())["tools"] == tools, "tools changed; review, then UPDATE_SNAPSHOTS=1 pytest"
     assert MANIFEST["tools_generated"] is False and len(MANIFEST["tools"]) == ALL_TOOLS
 
 
