@@ -299,9 +299,17 @@ def asgi_check(app: ASGIApp, contract: OpenAPIContract, enabled: Callable[[], bo
             more = message.get("more_body", False)
         query = _query(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
         contract.record("request", contract.validate_request, method, path, query, _body(b"".join(chunks)), into=into)
-        answer: dict[str, Any] = {"status": 0, "body": b"", "injected": False}
+        answer: dict[str, Any] = {"status": 0, "injected": False}
+        sent: list[bytes] = []
+        replayed = False
 
         async def replay() -> Message:
+            # The body once; after it, the real channel: a streaming answer waits on it for the
+            # client's disconnect, and a replay that always answered would spin the loop forever.
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         async def capture(message: Message) -> None:
@@ -309,12 +317,12 @@ def asgi_check(app: ASGIApp, contract: OpenAPIContract, enabled: Callable[[], bo
                 answer["status"] = message["status"]
                 answer["injected"] = any(k.decode().lower() == INJECTED for k, _ in message.get("headers", []))
             elif message["type"] == "http.response.body":
-                answer["body"] += message.get("body", b"")
+                sent.append(message.get("body", b""))
             await send(message)
 
         await app(scope, replay, capture)
         if not answer["injected"]:
-            body = _body(answer["body"])
+            body = _body(b"".join(sent))
             contract.record("response", contract.validate_response, method, path, answer["status"], body, into=into)
 
     return checked

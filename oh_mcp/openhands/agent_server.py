@@ -64,17 +64,28 @@ class AgentServerRoutes(Transport):
         return self.agent_url(url).split("/api/conversations/")[0].rstrip("/")
 
     async def _agent(
-        self, conversation: AppConversation, method: str, url: str, *, what: str | None = None, **kwargs: Any
+        self,
+        conversation: AppConversation,
+        method: str,
+        url: str,
+        *,
+        what: str | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
     ) -> Any:
         """One call to the conversation's agent server at `url`, with the sandbox's own key (never the
         user's); a refused key or an address out of reach is reported as the agent server's."""
         assert conversation.session_api_key is not None
         key = conversation.session_api_key.get_secret_value()
         what = what or f"the agent server of conversation {conversation.id}"
+        headers, secrets = {"X-Session-API-Key": key}, self._secrets(key)
         try:
-            return await self._send(
-                method, url, what=what, headers={"X-Session-API-Key": key}, secrets=self._secrets(key), **kwargs
-            )
+            if limit is not None:  # a GET whose body is read as it streams, up to `limit` bytes
+                params = kwargs.get("params")
+                return await self._send_capped(
+                    url, what=what, limit=limit, params=params, headers=headers, secrets=secrets
+                )
+            return await self._send(method, url, what=what, headers=headers, secrets=secrets, **kwargs)
         except AuthFailed as exc:
             message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
             raise SessionKeyRefused(
@@ -138,14 +149,14 @@ class AgentServerRoutes(Transport):
             timeout=UPLOAD_TIMEOUT,
         )
 
-    async def git_delta(self, conversation: AppConversation, repository: str, base_ref: str) -> bytes:
+    async def git_delta(self, conversation: AppConversation, repository: str, base_ref: str, *, limit: int) -> bytes:
         """A binary git patch of the repository's working tree (committed or not, untracked files too,
-        ignored ones not) against `base_ref`, made by the agent server without touching its index."""
+        ignored ones not) against `base_ref`, made by the agent server without touching its index.
+        Raises TooLarge past `limit` bytes, having read no more than that."""
         url = self._agent_base(conversation) + "/api/file/archive"
         params = {"path": repository, "format": "git-delta", "base_ref": base_ref, "use_default_excludes": "false"}
-        data: bytes = await self._agent(
-            conversation, "GET", url, what=f"the changes of conversation {conversation.id}", params=params, raw=True
-        )
+        what = f"the changes of conversation {conversation.id}"
+        data: bytes = await self._agent(conversation, "GET", url, what=what, params=params, limit=limit)
         return data
 
     async def execute_command(

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -508,10 +509,21 @@ async def agent_archive(fake: FakeOpenHands, request: Request) -> Response:
         return error
     if request.query_params.get("format", "git-delta") != "git-delta":
         return detail(400, "the fake makes git-delta archives only")
+    if fake.served_patch == "endless":
+        return StreamingResponse(_endless(), media_type="text/x-patch")
+    if isinstance(fake.served_patch, bytes):
+        return Response(fake.served_patch, media_type="text/x-patch")
     status, content = workspace.git_delta(Path(required_query(request, "path")), request.query_params.get("base_ref"))
     if isinstance(content, str):
         return detail(status, content)
     return Response(content, media_type="text/x-patch")
+
+
+async def _endless() -> AsyncIterator[bytes]:
+    chunk = b"+" + b"x" * 65_535
+    while True:
+        yield chunk
+        await anyio.lowlevel.checkpoint()
 
 
 async def agent_execute(fake: FakeOpenHands, request: Request) -> Response:

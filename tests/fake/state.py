@@ -166,6 +166,9 @@ class FakeOpenHands:
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.commands: list[str] = []  # every shell command run through the agent servers
         self.uploads: list[str] = []  # every path written through the agent servers' upload route
+        # What the agent servers' git-delta archive serves instead of the real delta: a hostile
+        # sandbox's patch (bytes), or an answer that never ends ("endless").
+        self.served_patch: bytes | str | None = None
         self.questions: list[str] = []  # every side question asked through ask_agent
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
