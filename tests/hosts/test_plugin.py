@@ -95,8 +95,10 @@ def test_the_marketplace_installs_the_plugin_and_its_command_reaches_openhands(
     roots = f"{tmp_path / 'work'},{tmp_path / 'projects'}"
     with serve_fake_anthropic(FakeAnthropic(model)) as llm:
         uv = {k: v for k, v in uv_env(tmp_path / "uv").items() if k.startswith("UV_") or k == "PATH"}
-        # Blocking: the session waits for the plugin's server (uvx installs it first) before the model's turn.
-        env = claude_env(tmp_path, llm) | uv | {"UV_FIND_LINKS": str(wheels), "MCP_CONNECTION_NONBLOCKING": "false"}
+        # The session waits for the plugin's server before the model's turn, up to a minute: on first use uvx
+        # installs it, which on a busy machine outlasts Claude Code's own short wait.
+        waits = {"MCP_CONNECTION_NONBLOCKING": "false", "CLAUDE_CODE_MCP_STARTUP_WAIT_MS": "60000"}
+        env = claude_env(tmp_path, llm) | uv | waits | {"UV_FIND_LINKS": str(wheels)}
         claude(["plugin", "marketplace", "add", str(ROOT)], env, tmp_path)
         options = ["--config", f"openhands_url={fake.base_url}", "--config", f"local_roots={roots}"]
         claude(["plugin", "install", PLUGIN, *options], env, tmp_path)
