@@ -1,4 +1,4 @@
-.PHONY: help install serve test lint format typecheck
+.PHONY: help install serve test lint format typecheck bundle
 help:            ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## / — /'
 install:         ## create .venv with oh-mcp and the dev tools
@@ -13,3 +13,5 @@ format:          ## apply ruff's formatting and fixes
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 typecheck:       ## mypy, strict
 	.venv/bin/mypy
+bundle:          ## build dist/oh-mcp.mcpb, the MCP Bundle for Claude Desktop
+	scripts/bundle

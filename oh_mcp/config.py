@@ -34,6 +34,9 @@ class Option:
     help: str
     kind: Literal["str", "float", "int", "bool", "list"] = "str"
     secret: bool = False
+    # The flag also takes several values (`--local-roots /a /b`): an MCP Bundle host expands a
+    # multiple-folder field into separate arguments, and cannot join it into one env value.
+    many: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -106,6 +109,7 @@ OPTIONS: tuple[Option, ...] = (
         "OH_MCP_LOCAL_ROOTS",
         "Comma list of folders local_path may name when the client declares no roots; over HTTP, enables it.",
         "list",
+        many=True,
     ),
     Option(
         "local_max_bytes",
@@ -289,7 +293,9 @@ def _convert(option: Option, raw: Any) -> Any:
             raise ConfigError(f"{option.env} must be true or false, got {raw!r}")
         return lowered in ("1", "true", "yes", "on")
     if option.kind == "list" and isinstance(raw, str):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
+        raw = [raw]
+    if option.kind == "list" and isinstance(raw, list):
+        return tuple(part.strip() for value in raw for part in value.split(",") if part.strip())
     return raw
 
 
@@ -308,6 +314,10 @@ def option_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Arg
         help_text = f"{option.help} [env {option.env}]"
         if option.kind == "bool":
             parser.add_argument(option.flag, dest=option.field, action="store_const", const=True, help=help_text)
+        elif option.many:
+            parser.add_argument(
+                option.flag, dest=option.field, metavar="DIR", nargs="*", action="extend", help=help_text
+            )
         else:
             parser.add_argument(option.flag, dest=option.field, metavar=option.env, help=help_text)
     return parser

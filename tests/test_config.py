@@ -37,6 +37,15 @@ def test_lists_and_booleans_are_parsed_from_the_environment() -> None:
     assert settings.exclude_tools == ()
 
 
+def test_local_roots_take_several_folders_or_a_comma_list_and_may_be_given_empty() -> None:
+    # An MCP Bundle host expands its multiple-folder field into separate arguments after the flag.
+    env = {"OH_MCP_LOCAL_ROOTS": "/from/env"}
+    assert Settings.load(["--local-roots", "/a", "/b,/c"], env=env).local_roots == ("/a", "/b", "/c")
+    assert Settings.load(["--local-roots", "/a,/b"], env=env).local_roots == ("/a", "/b")
+    assert Settings.load(["--local-roots"], env=env).local_roots == ()  # the person chose no folder
+    assert Settings.load([], env=env).local_roots == ("/from/env",)
+
+
 def test_the_agent_server_template_is_read_from_flag_or_environment() -> None:
     env = {"OH_MCP_AGENT_SERVER_URL": "http://host.docker.internal:{port}/"}
     assert Settings.load([], env=env).agent_server_url == "http://host.docker.internal:{port}"
