@@ -24,6 +24,7 @@ from ..openhands import (
     OpenHandsClient,
     OpenHandsError,
     PendingAction,
+    SandboxStatus,
     StartTask,
 )
 from ..tools.approvals import Answer, answer_pending
@@ -31,13 +32,17 @@ from ..tools.progress import activity
 from .batch import Batcher
 from .mapping import (
     CANCEL_REASON,
+    FIRST_TURN,
     POLL_INTERVAL_MS,
     RECENT_EVENTS,
     TaskRef,
+    Turn,
     Verdict,
     approval_key,
     conversation_verdict,
     start_verdict,
+    turn_id,
+    turn_in,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,6 +74,9 @@ class Follower:
         self.conversations: Batcher[AppConversation] = Batcher(interval)
         self.starts: Batcher[StartTask] = Batcher(interval)
         self._activity: dict[tuple[str, str], tuple[float, str]] = {}
+        # Turns a newer message followed can change no more: their verdicts are kept (per caller key),
+        # so a finished task costs no reads. Only a saving: any worker reads the same from the events.
+        self._closed: dict[tuple[str, str], Verdict] = {}
 
     async def conversation(self, client: OpenHandsClient, conv_id: str) -> AppConversation:
         found = await self.conversations.get(client.key_fingerprint(), conv_id, client.get_conversations)
@@ -98,6 +106,9 @@ class Follower:
         return None, await self.conversation(client, task.app_conversation_id)
 
     async def see(self, client: OpenHandsClient, ref: TaskRef) -> Seen:
+        closed = self._closed.get((client.key_fingerprint(), ref.task_id))
+        if closed is not None:
+            return Seen(closed, [])
         try:
             early, conversation = await self.resolve(client, ref)
         except NotFound:
@@ -105,10 +116,14 @@ class Follower:
         if early is not None:
             return Seen(early, [])
         assert conversation is not None
-        pending = await _pending(client, conversation)
-        recent = await _recent(client, conversation) if _needs_recent(conversation) else None
-        verdict = conversation_verdict(ref, conversation, pending, now_ms(), recent)
-        if verdict.status == "working" and conversation.execution_status == ExecutionStatus.RUNNING:
+        turn = await read_turn(client, conversation, ref)
+        pending = [] if turn.closed else await _pending(client, conversation)
+        verdict = conversation_verdict(ref, conversation, pending, now_ms(), turn)
+        if verdict.closed:
+            if len(self._closed) > 4096:
+                self._closed.clear()
+            self._closed[(client.key_fingerprint(), ref.task_id)] = verdict
+        elif verdict.status == "working" and conversation.execution_status == ExecutionStatus.RUNNING:
             verdict = Verdict("working", await self._doing(client, conversation), conversation)
         return Seen(verdict, pending)
 
@@ -124,8 +139,58 @@ class Follower:
         return line
 
 
-def _needs_recent(c: AppConversation) -> bool:
-    return c.execution_status in (ExecutionStatus.IDLE, ExecutionStatus.FINISHED)
+async def read_turn(client: OpenHandsClient, conversation: AppConversation, ref: TaskRef) -> Turn:
+    """The task's turn: its message, whether a newer one followed, and the events between, from the
+    agent server; from the app server's stored copy when the agent server cannot be read (a paused
+    sandbox), so a turn that ended stays ended."""
+    if conversation.sandbox_status != SandboxStatus.RUNNING:
+        return await _stored_turn(client, conversation, ref)
+    try:
+        if ref.turn == FIRST_TURN:
+            users = await client.user_messages(conversation, limit=2, newest_first=False)
+            mine, after = (users[0] if users else None), (users[1] if len(users) > 1 else None)
+        else:
+            users = await client.user_messages(conversation)
+            at = next((i for i, e in enumerate(users) if ref.turn is None or turn_id(e.id) == ref.turn), None)
+            mine, after = (None, None) if at is None else (users[at], users[at - 1] if at else None)
+        if mine is None:
+            return Turn(begun=False)
+        before = after.timestamp if after is not None else None
+        events = await client.agent_events(conversation, limit=RECENT_EVENTS, since=mine.timestamp, before=before)
+    except OpenHandsError as exc:
+        logger.warning("turn of %s not read: %s", conversation.id, exc.message)
+        return Turn(begun=True)  # unknown: the conversation's status speaks alone, as it did before turns
+    return Turn(True, after is not None, events)
+
+
+async def _stored_turn(client: OpenHandsClient, conversation: AppConversation, ref: TaskRef) -> Turn:
+    try:
+        page = await client.search_events(conversation.id, limit=100, newest_first=True)
+    except OpenHandsError as exc:
+        logger.warning("stored events of %s not read: %s", conversation.id, exc.message)
+        return Turn(begun=True)
+    return turn_in(page.items, ref.turn)
+
+
+async def newest_turn(client: OpenHandsClient, conversation: AppConversation) -> str:
+    """The turn a wait follows: the newest message's (the first, when there is none yet)."""
+    users = await client.user_messages(conversation, limit=1)
+    return (turn_id(users[0].id) if users else None) or FIRST_TURN
+
+
+async def message_turn(client: OpenHandsClient, conversation: AppConversation, text: str) -> str | None:
+    """The turn a message just sent began: the newest user message with its text (None if not seen,
+    then the task follows the newest turn)."""
+    users = await client.user_messages(conversation, limit=5)
+    found = next((e for e in users if text.strip() and text.strip() in _said(e)), users[0] if users else None)
+    return turn_id(found.id) if found is not None else None
+
+
+def _said(event: Event) -> str:
+    message = event.field("llm_message")
+    content = message.get("content") if isinstance(message, dict) else None
+    parts = content if isinstance(content, list) else []
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
 
 
 async def _pending(client: OpenHandsClient, conversation: AppConversation) -> list[PendingAction]:
@@ -133,14 +198,6 @@ async def _pending(client: OpenHandsClient, conversation: AppConversation) -> li
         return await client.pending_actions(conversation)
     except (ConnectionFailed, AuthFailed) as exc:
         logger.warning("pending actions of %s not read: %s", conversation.id, exc.message)
-        return []
-
-
-async def _recent(client: OpenHandsClient, conversation: AppConversation) -> list[Event]:
-    try:
-        return await client.agent_events(conversation, limit=RECENT_EVENTS)
-    except OpenHandsError as exc:
-        logger.warning("recent events of %s not read: %s", conversation.id, exc.message)
         return []
 
 

@@ -81,6 +81,7 @@ class ConversationRec:
     updated_at: str = field(default_factory=now_iso)
     execution_status: str = "idle"
     running_until: float | None = None
+    runs_at: float | None = None  # a delivered message's run begins then (see pickup_seconds)
     pending: str | None = None
     final: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -140,6 +141,9 @@ class FakeOpenHands:
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
         self.agent_run_seconds = 0.05
+        # How long a run=true message leaves the agent in its previous status before it runs, as the
+        # agent server's background run does for a moment.
+        self.pickup_seconds = 0.0
         # Like 1.11.0's SetTitleCallbackProcessor: this long after the first message, the app's title
         # is overwritten with the agent server's (auto-generated unless set). None: no auto-title.
         self.auto_title_seconds: float | None = None
@@ -418,10 +422,15 @@ class FakeOpenHands:
                 rec.agent_title = rec.agent_title or "Auto: " + text[:40]
                 rec.title_copy_at = time.monotonic() + self.auto_title_seconds
             if run:
-                rec.execution_status = "running"
                 rec.pending, rec.runs_done = text, 0
-                rec.running_until = time.monotonic() + self.agent_run_seconds
-                self.add_events(rec, _state_event("running"))
+                rec.runs_at = time.monotonic() + self.pickup_seconds
+                if self.pickup_seconds <= 0:
+                    self._run(rec)
+
+    def _run(self, rec: ConversationRec) -> None:
+        rec.execution_status, rec.runs_at = "running", None
+        rec.running_until = time.monotonic() + self.agent_run_seconds
+        self.add_events(rec, _state_event("running"))
 
     def _copy_title(self, rec: ConversationRec) -> None:
         now = time.monotonic()
@@ -431,6 +440,8 @@ class FakeOpenHands:
             rec.title, rec.title_copy_at = rec.agent_title, float("inf")  # once, like the real callback
 
     def _advance_agent(self, rec: ConversationRec) -> None:
+        if rec.runs_at is not None and time.monotonic() >= rec.runs_at:
+            self._run(rec)
         if rec.running_until is None or time.monotonic() < rec.running_until:
             return
         if self.sandbox_status(rec.sandbox_id) != "RUNNING":

@@ -56,21 +56,26 @@ async def test_a_task_augmented_call_is_followed_to_its_result_with_approval_ask
     assert "input_required" in statuses and statuses[-1] == "completed"
 
 
-async def test_tasks_list_shows_the_running_delegations_and_cancel_stops_one(
+async def test_tasks_list_is_not_offered_and_cancel_stops_a_running_task(
     settings: Settings, client_factory: Any, fake: FakeOpenHands
 ) -> None:
+    # tasks/list could only tell the truth (the caller's tasks under their own ids, finished ones too)
+    # from a table, and tasks here keep none: so it is neither advertised nor answered.
     fake.agent_run_seconds = 60
     server = build_server(settings, client_factory=client_factory)
-    async with in_memory_legacy(server, CAPABILITIES) as (raw, _, _carrier):
+    async with in_memory_legacy(server, CAPABILITIES) as (raw, init, _carrier):
+        assert "list" not in init["capabilities"]["tasks"]
         call = {"name": "start_conversation", "arguments": {"message": "long"}, "task": {}}
         task_id = (await raw.call("tools/call", call))["task"]["taskId"]
         await raw.until(task_id, "working", saying="running")
-        [listed] = (await raw.call("tasks/list", {}))["tasks"]
-        assert listed["status"] == "working"
+        with pytest.raises(RawError) as caught:
+            await raw.call("tasks/list", {})
+        assert caught.value.error["code"] == -32601
         cancelled = await raw.call("tasks/cancel", {"taskId": task_id})
         assert cancelled["status"] == "cancelled"
         await raw.until(task_id, "cancelled")
-        assert (await raw.call("tasks/list", {}))["tasks"] == []
+    [conversation] = fake.conversations.values()
+    assert conversation.execution_status == "paused"
 
 
 async def test_a_finished_task_cannot_be_cancelled_in_the_handshake_form(

@@ -123,14 +123,16 @@ async def test_an_answer_to_a_replaced_action_is_not_given_and_the_new_one_is_as
     assert "ObservationEvent" not in [e["kind"] for e in fake.events_of(conv_id)]
 
 
-async def test_cancel_interrupts_the_agent_idempotently_and_the_conversation_stays(
+async def test_cancel_interrupts_the_agent_a_second_cancel_is_refused_and_the_conversation_stays(
     raw: Raw, fake: FakeOpenHands
 ) -> None:
     fake.agent_run_seconds = 30
     task_id = await start_task(raw, "long job")
     await raw.until(task_id, "working", saying="running")
     await raw.call("tasks/cancel", {"taskId": task_id})
-    await raw.call("tasks/cancel", {"taskId": task_id})
+    with pytest.raises(RawError) as caught:
+        await raw.call("tasks/cancel", {"taskId": task_id})
+    assert caught.value.error["code"] == -32602 and "already cancelled" in caught.value.error["message"]
     cancelled = await raw.until(task_id, "cancelled")
     assert "send_message" in cancelled["statusMessage"]
     [conversation] = fake.conversations.values()
