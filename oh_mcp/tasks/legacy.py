@@ -60,7 +60,7 @@ class LegacyTasks:
 
     def __init__(self, core: TaskCore) -> None:
         self.core = core
-        # Per session: the approval keys already asked about (or being asked), so nobody is asked twice.
+        # Per connection: the approval keys already asked about (or being asked), so nobody is asked twice.
         self._asked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
@@ -168,7 +168,9 @@ class LegacyTasks:
     def _claim(self, ctx: ServerRequestContext[Any, Any], pending: list[PendingAction]) -> str | None:
         """The approval key of these actions if this session has not asked about them yet (and now has)."""
         key = approval_key(pending)
-        asked = self._asked.setdefault(ctx.session, set())
+        # ctx.session is made anew for each request; the connection under it is the session proper.
+        connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+        asked = self._asked.setdefault(connection, set())
         if key in asked:
             return None
         asked.add(key)
