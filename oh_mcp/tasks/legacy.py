@@ -62,6 +62,9 @@ class LegacyTasks:
         self.core = core
         # Per connection: the approval keys already asked about (or being asked), so nobody is asked twice.
         self._asked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        # Connections whose own channel could not carry a question (stateless HTTP has none): tasks/get
+        # stops trying there, and tasks/result asks on its own stream.
+        self._no_channel: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "initialize":
@@ -122,8 +125,9 @@ class LegacyTasks:
         ref = ref_of(params.task_id)
         verdict, pending = await self._see(ctx, ref)
         if verdict.status == "input_required" and verdict.conversation is not None and self._may_ask(ctx):
-            if self._claim(ctx, pending) is not None:
-                runtime_of(ctx).spawn(self._ask_on_session, ctx, ref, verdict, pending)
+            key = self._claim(ctx, pending)
+            if key is not None:
+                runtime_of(ctx).spawn(self._ask_on_session, ctx, ref, verdict, pending, key)
         return task_fields(ref, verdict)
 
     async def _see(self, ctx: ServerRequestContext[Any, Any], ref: TaskRef) -> tuple[Verdict, list[PendingAction]]:
@@ -156,6 +160,8 @@ class LegacyTasks:
         return _ended(ref, "The task is still running; call tasks/result again.", error=True)
 
     def _may_ask(self, ctx: ServerRequestContext[Any, Any]) -> bool:
+        if _connection(ctx) in self._no_channel:
+            return False
         settings = runtime_of(ctx).settings
         capabilities = ctx.session.client_capabilities
         return (
@@ -168,22 +174,27 @@ class LegacyTasks:
     def _claim(self, ctx: ServerRequestContext[Any, Any], pending: list[PendingAction]) -> str | None:
         """The approval key of these actions if this session has not asked about them yet (and now has)."""
         key = approval_key(pending)
-        # ctx.session is made anew for each request; the connection under it is the session proper.
-        connection = ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-        asked = self._asked.setdefault(connection, set())
+        asked = self._asked.setdefault(_connection(ctx), set())
         if key in asked:
             return None
         asked.add(key)
         return key
 
     async def _ask_on_session(
-        self, ctx: ServerRequestContext[Any, Any], ref: TaskRef, verdict: Verdict, pending: list[PendingAction]
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        ref: TaskRef,
+        verdict: Verdict,
+        pending: list[PendingAction],
+        key: str,
     ) -> None:
         try:
             with anyio.move_on_after(ASK_SECONDS):
                 await self._ask(ctx, ref, verdict, pending, related=False)
-        except Exception as exc:  # the session ended, or the client could not ask: the task stays waiting
+        except Exception as exc:  # no channel, or the session ended: tasks/result may still ask
             logger.info("approval for task %s not asked on the session: %s", ref.task_id, exc)
+            self._no_channel.add(_connection(ctx))
+            self._asked.get(_connection(ctx), set()).discard(key)
 
     async def _ask(
         self,
@@ -229,6 +240,11 @@ class LegacyTasks:
         await self.core.cancel(ctx, ref)
         message = "cancelled: the agent is stopped; send_message lets it go on"
         return task_fields(ref, Verdict("cancelled", message))
+
+
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The session proper: ctx.session is a proxy made anew for each request, over this connection."""
+    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
 
 
 def task_fields(ref: TaskRef, verdict: Verdict) -> dict[str, Any]:
