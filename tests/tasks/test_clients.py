@@ -92,3 +92,43 @@ def test_ext_tasks_cancels_a_running_task_and_a_second_cancel_is_refused(
     assert refused is not None and refused["code"] == -32602 and "already cancelled" in refused["message"], refused
     [conversation] = fake.conversations.values()
     assert conversation.execution_status == "paused"
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_the_typescript_sdk_streams_a_task_to_a_result_its_own_schema_accepts(
+    fake: FakeOpenHands, carrier: str
+) -> None:
+    with endpoint(fake, carrier) as url:
+        steps = drive("ts_sdk.mjs", fake, carrier, "complete", url=url)
+    outcome = steps["outcome"]
+    assert outcome["seen"][0] == "taskCreated" and outcome["seen"][-1] == "result", outcome["seen"]
+    assert outcome["failure"] is None and "resultType" not in outcome["result"]
+    assert outcome["result"]["structuredContent"]["final_response"] == "Echo: hello from the sdk"
+    assert outcome["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == steps["created"]["taskId"]
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_the_typescript_sdk_answers_the_task_related_approval_once(fake: FakeOpenHands, carrier: str) -> None:
+    with endpoint(fake, carrier) as url:
+        steps = drive("ts_sdk.mjs", fake, carrier, "approve", url=url)
+    outcome = steps["outcome"]
+    assert "taskStatus:input_required" in outcome["seen"] and outcome["seen"][-1] == "result", outcome["seen"]
+    [ask] = outcome["asked"]
+    assert ask["message"].startswith("run: touch approved-by-sdk")
+    assert ask["meta"]["io.modelcontextprotocol/related-task"]["taskId"] == steps["created"]["taskId"]
+    [conversation] = fake.conversations.values()
+    assert "ObservationEvent" in [e["kind"] for e in conversation.events], "the accepted action ran"
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_the_typescript_sdk_cancels_a_running_task_and_a_second_cancel_is_refused(
+    fake: FakeOpenHands, carrier: str
+) -> None:
+    fake.agent_run_seconds = 60
+    with endpoint(fake, carrier) as url:
+        steps = drive("ts_sdk.mjs", fake, carrier, "cancel", url=url)
+    assert steps["cancelled"]["status"] == "cancelled"
+    refused = steps["second cancel"]["refused"]
+    assert refused is not None and refused["code"] == -32602 and "already cancelled" in refused["message"], refused
+    [conversation] = fake.conversations.values()
+    assert conversation.execution_status == "paused"
