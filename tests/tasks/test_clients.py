@@ -1,7 +1,7 @@
 """Third-party task clients against oh-mcp on the fake, over stdio and Streamable HTTP: the official
-ext-tasks 0.2.2 on @modelcontextprotocol/client 2.3.1 (both forms) and the TypeScript SDK 1.32.2's
-experimental tasks (2025-11-25). Each is driven by a small script (tests/tasks/clients/) that uses
-the client as an application would and prints what it saw."""
+ext-tasks 0.2.2 on @modelcontextprotocol/client 2.3.1 (both forms), the TypeScript SDK 1.32.2's
+experimental tasks (2025-11-25) and fastmcp-tasks 4.1.4 (2026-07-28). Each is driven by a small
+script (tests/tasks/clients/) that uses the client as an application would and prints what it saw."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def endpoint(fake: FakeOpenHands, carrier: str) -> Iterator[str | None]:
 
 def drive(script: str, fake: FakeOpenHands, *args: str, url: str | None = None) -> dict[str, dict[str, Any]]:
     env = env_for(fake) | {"PYTHON": sys.executable}
-    command = ["node", str(CLIENTS / script), *args, *([url] if url else [])]
+    runner = sys.executable if script.endswith(".py") else "node"
+    command = [runner, str(CLIENTS / script), *args, *([url] if url else [])]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
     steps = {}
     for line in done.stdout.splitlines():
@@ -132,3 +133,32 @@ def test_the_typescript_sdk_cancels_a_running_task_and_a_second_cancel_is_refuse
     assert refused is not None and refused["code"] == -32602 and "already cancelled" in refused["message"], refused
     [conversation] = fake.conversations.values()
     assert conversation.execution_status == "paused"
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_fastmcp_tasks_completes_a_task_and_drives_a_plain_call_through_one(fake: FakeOpenHands, carrier: str) -> None:
+    with endpoint(fake, carrier) as url:
+        steps = drive("fastmcp_tasks_driver.py", fake, carrier, "complete", url=url)
+    assert steps["created"]["taskId"].startswith("oht-s-")
+    assert steps["outcome"]["structured"]["final_response"] == "Echo: hello from fastmcp"
+    assert steps["transparent"]["structured"]["final_response"] == "Echo: transparent"
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_fastmcp_tasks_asks_its_elicitation_handler_for_the_approval(fake: FakeOpenHands, carrier: str) -> None:
+    with endpoint(fake, carrier) as url:
+        steps = drive("fastmcp_tasks_driver.py", fake, carrier, "approve", url=url)
+    [question] = steps["outcome"]["asked"]
+    assert question.startswith("run: touch approved-by-fastmcp"), question
+    assert steps["outcome"]["structured"]["final_response"] == "Echo: RUN: touch approved-by-fastmcp"
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_fastmcp_tasks_cancels_a_running_task_and_a_second_cancel_is_refused(fake: FakeOpenHands, carrier: str) -> None:
+    fake.agent_run_seconds = 60
+    with endpoint(fake, carrier) as url:
+        steps = drive("fastmcp_tasks_driver.py", fake, carrier, "cancel", url=url)
+    assert steps["cancelled"]["status"] == "cancelled"
+    refused = steps["second cancel"]["refused"]
+    assert refused is not None and "already cancelled" in refused["message"], refused
+    assert next(iter(fake.conversations.values())).execution_status == "paused"
