@@ -53,6 +53,9 @@ SETTLE_SECONDS = 5.0
 CANCEL_START_SECONDS = 45.0
 
 
+_SETTLED = (ExecutionStatus.IDLE, ExecutionStatus.FINISHED)
+
+
 class TaskGone(Exception):
     """The task id names nothing this caller's key can read."""
 
@@ -77,6 +80,8 @@ class Follower:
         # Turns a newer message followed can change no more: their verdicts are kept (per caller key),
         # so a finished task costs no reads. Only a saving: any worker reads the same from the events.
         self._closed: dict[tuple[str, str], Verdict] = {}
+        # A turn read serves every poll of it within one interval, as the batched conversation reads do.
+        self._turns: dict[tuple[str, str, str | None, bool], tuple[float, Turn]] = {}
 
     async def conversation(self, client: OpenHandsClient, conv_id: str) -> AppConversation:
         found = await self.conversations.get(client.key_fingerprint(), conv_id, client.get_conversations)
@@ -93,6 +98,9 @@ class Follower:
     def forget(self, client: OpenHandsClient, conv_id: str) -> None:
         """After a write (an answer, a cancel): the next read of this conversation is a fresh one."""
         self.conversations.forget(client.key_fingerprint(), conv_id)
+        key = client.key_fingerprint()
+        for stale in [k for k in self._turns if k[0] == key and k[1] == conv_id]:
+            del self._turns[stale]
 
     async def resolve(self, client: OpenHandsClient, ref: TaskRef) -> tuple[Verdict | None, AppConversation | None]:
         """The start's verdict while it is not READY, else the conversation."""
@@ -116,7 +124,7 @@ class Follower:
         if early is not None:
             return Seen(early, [])
         assert conversation is not None
-        turn = await read_turn(client, conversation, ref)
+        turn = await self._turn(client, conversation, ref)
         pending = [] if turn.closed else await _pending(client, conversation)
         verdict = conversation_verdict(ref, conversation, pending, now_ms(), turn)
         if verdict.closed:
@@ -126,6 +134,21 @@ class Follower:
         elif verdict.status == "working" and conversation.execution_status == ExecutionStatus.RUNNING:
             verdict = Verdict("working", await self._doing(client, conversation), conversation)
         return Seen(verdict, pending)
+
+    async def _turn(self, client: OpenHandsClient, conversation: AppConversation, ref: TaskRef) -> Turn:
+        # Keyed by whether the agent had settled: a settled agent's turn is read with its events.
+        settled = conversation.execution_status in _SETTLED
+        key = (client.key_fingerprint(), conversation.id, ref.turn, settled)
+        cached = self._turns.get(key)
+        if cached is not None and anyio.current_time() - cached[0] < self.conversations.interval:
+            return cached[1]
+        turn = await read_turn(client, conversation, ref)
+        # A settled agent's newest turn is never kept: its end (or its pickup) must be seen at once.
+        if turn.closed or not settled:
+            if len(self._turns) > 4096:
+                self._turns.clear()
+            self._turns[key] = (anyio.current_time(), turn)
+        return turn
 
     async def _doing(self, client: OpenHandsClient, conversation: AppConversation) -> str:
         key = (client.key_fingerprint(), conversation.id)
@@ -146,21 +169,35 @@ async def read_turn(client: OpenHandsClient, conversation: AppConversation, ref:
     if conversation.sandbox_status != SandboxStatus.RUNNING:
         return await _stored_turn(client, conversation, ref)
     try:
-        if ref.turn == FIRST_TURN:
-            users = await client.user_messages(conversation, limit=2, newest_first=False)
-            mine, after = (users[0] if users else None), (users[1] if len(users) > 1 else None)
-        else:
-            users = await client.user_messages(conversation)
-            at = next((i for i, e in enumerate(users) if ref.turn is None or turn_id(e.id) == ref.turn), None)
-            mine, after = (None, None) if at is None else (users[at], users[at - 1] if at else None)
+        mine, after = await _turn_messages(client, conversation, ref.turn)
         if mine is None:
             return Turn(begun=False)
+        # The newest turn of a running, waiting, paused or failed agent is told by its status alone.
+        if after is None and conversation.execution_status not in _SETTLED:
+            return Turn(True)
         before = after.timestamp if after is not None else None
         events = await client.agent_events(conversation, limit=RECENT_EVENTS, since=mine.timestamp, before=before)
     except OpenHandsError as exc:
         logger.warning("turn of %s not read: %s", conversation.id, exc.message)
         return Turn(begun=True)  # unknown: the conversation's status speaks alone, as it did before turns
     return Turn(True, after is not None, events)
+
+
+async def _turn_messages(
+    client: OpenHandsClient, conversation: AppConversation, turn: str | None
+) -> tuple[Event | None, Event | None]:
+    """The message that began the turn and the one after it (None for none)."""
+    if turn == FIRST_TURN:
+        users = await client.user_messages(conversation, limit=2, newest_first=False)
+        return (users[0] if users else None), (users[1] if len(users) > 1 else None)
+    for limit in (10, 100):  # a turn is nearly always among the newest few messages
+        users = await client.user_messages(conversation, limit=limit)
+        at = next((i for i, e in enumerate(users) if turn is None or turn_id(e.id) == turn), None)
+        if at is not None:
+            return users[at], (users[at - 1] if at else None)
+        if len(users) < limit:
+            break
+    return None, None
 
 
 async def _stored_turn(client: OpenHandsClient, conversation: AppConversation, ref: TaskRef) -> Turn:
@@ -179,10 +216,10 @@ async def newest_turn(client: OpenHandsClient, conversation: AppConversation) ->
 
 
 async def message_turn(client: OpenHandsClient, conversation: AppConversation, text: str) -> str | None:
-    """The turn a message just sent began: the newest user message with its text (None if not seen,
-    then the task follows the newest turn)."""
+    """The turn a message just sent began: the newest user message with its text. None when it is not
+    there yet: then the task follows the newest turn (with the pickup grace), never the previous one."""
     users = await client.user_messages(conversation, limit=5)
-    found = next((e for e in users if text.strip() and text.strip() in _said(e)), users[0] if users else None)
+    found = next((e for e in users if text.strip() and text.strip() in _said(e)), None)
     return turn_id(found.id) if found is not None else None
 
 
