@@ -1,5 +1,5 @@
 """The 2025-11-25 form of tasks, for a client that did the initialize handshake and declared task
-support: capability, taskSupport on the task tools, CreateTaskResult, tasks/get, tasks/list,
+support: capability, taskSupport on the task tools, CreateTaskResult, tasks/get (and no tasks/list),
 tasks/result (asking approval by elicitation related to the task) and tasks/cancel."""
 
 from __future__ import annotations
