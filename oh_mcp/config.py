@@ -114,6 +114,34 @@ OPTIONS: tuple[Option, ...] = (
         "Most bytes of a local repository start_conversation(local_path) sends.",
         "int",
     ),
+    Option(
+        "patch_max_bytes",
+        "--patch-max-bytes",
+        "OH_MCP_PATCH_MAX_BYTES",
+        "Most bytes of an agent's patch that get_changes, the patch resource and apply_changes read.",
+        "int",
+    ),
+    Option(
+        "apply_max_bytes",
+        "--apply-max-bytes",
+        "OH_MCP_APPLY_MAX_BYTES",
+        "Most bytes apply_changes writes into a local checkout.",
+        "int",
+    ),
+    Option(
+        "apply_max_files",
+        "--apply-max-files",
+        "OH_MCP_APPLY_MAX_FILES",
+        "Most files one apply_changes may change.",
+        "int",
+    ),
+    Option(
+        "apply_timeout",
+        "--apply-timeout",
+        "OH_MCP_APPLY_TIMEOUT",
+        "Seconds allowed to read, check and apply a patch (and to read the patch resource).",
+        "float",
+    ),
 )
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -150,6 +178,10 @@ class Settings(BaseModel):
     public_url: str | None = None
     local_roots: tuple[str, ...] = ()
     local_max_bytes: int = Field(default=100_000_000, ge=1, le=10_000_000_000)
+    patch_max_bytes: int = Field(default=50_000_000, ge=1, le=10_000_000_000)
+    apply_max_bytes: int = Field(default=200_000_000, ge=1, le=100_000_000_000)
+    apply_max_files: int = Field(default=10_000, ge=1, le=10_000_000)
+    apply_timeout: float = Field(default=60.0, gt=0, le=3600)
     poll_interval: float = Field(default=1.0, gt=0, le=30)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 

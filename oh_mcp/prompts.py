@@ -23,8 +23,8 @@ def register_prompts(server: MCPServer[Any]) -> None:
             f" and repository={repository!r}" if repository else f" and local_path={local_path!r}" if local_path else ""
         )
         home = (
-            "5. Show the changes with get_changes; once the person agrees, apply_changes with the same local_path "
-            "brings them into the checkout as uncommitted edits.\n"
+            "5. Show the changes with get_changes(format='patch'); once the person agrees, apply_changes with the "
+            "same local_path and its patch_digest brings them into the checkout as uncommitted edits.\n"
             if local_path
             else ""
         )

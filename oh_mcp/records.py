@@ -319,6 +319,7 @@ class Changes(BaseModel):
     repositories: list[RepositoryChanges]
     patch: str | None = Field(default=None, description='format="patch": the git patch (or a window of it).')
     patch_base64: str | None = None
+    patch_digest: str | None = Field(default=None, description="For apply_changes.")
     next_page_id: NextPageId = None
 
 

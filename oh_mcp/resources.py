@@ -6,16 +6,19 @@ import json
 import time
 from typing import Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from .changes import Review, build_page, list_changes, read_text
 from .next_steps import for_model
 from .openhands import InvalidRequest, NotFound, OpenHandsError
 from .records import detail, event_record, sandbox_summary, spec_summary, summary
-from .review import ChangeStatus
+from .review.changes import Review, build_page, list_changes, read_text
+from .review.diffs import ChangeStatus
+from .review.patch import agent_patch
 from .runtime import Runtime
+from .shaping import redact
 
 RECENT = 50
 MAX_COMPLETIONS = 20
@@ -180,3 +183,28 @@ async def complete_id(rt: Runtime, name: str, prefix: str) -> Completion | None:
         return Completion(values=[])
     matches = [i for i in ids if i.startswith(prefix)]
     return Completion(values=matches[:MAX_COMPLETIONS], total=len(matches), has_more=len(matches) > MAX_COMPLETIONS)
+
+
+def register_patch_resource(server: MCPServer[Any], rt: Runtime) -> None:
+    @server.resource(
+        "openhands://conversations/{conversation_id}/patch", mime_type="text/x-patch", title="Patch of the changes"
+    )
+    async def conversation_patch(conversation_id: str) -> str | bytes:
+        """The agent's changes as one git patch, as get_changes(format="patch") gives it, whole. Its first
+        line holds the digest apply_changes takes; git ignores it."""
+        uri = f"openhands://conversations/{conversation_id}/patch"
+        try:
+            with anyio.fail_after(rt.settings.apply_timeout):
+                conversation = await rt.client.get_conversation(conversation_id)
+                patch = await agent_patch(rt.client, conversation, limit=rt.settings.patch_max_bytes)
+        except TimeoutError:
+            raise ResourceError(f"{uri}: the sandbox took over {rt.settings.apply_timeout:g} s to give it.") from None
+        except (NotFound, InvalidRequest) as exc:
+            raise ResourceNotFoundError(f"{uri}: {exc.message}") from None
+        except OpenHandsError as exc:
+            raise ResourceError(f"{uri}: {for_model(exc)}") from None
+        preamble = f"oh-mcp patch_digest: {patch.digest}\n\n"
+        try:
+            return preamble + redact(patch.data.decode("utf-8"), rt.client.secrets_for(conversation))
+        except UnicodeDecodeError:
+            return preamble.encode() + patch.data

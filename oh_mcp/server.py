@@ -17,14 +17,13 @@ from .openhands.redaction import install_log_redaction
 from .outbound import ScrubOutbound
 from .panel import panel_extension, tool_meta
 from .prompts import register_prompts
-from .resources import register_resources
+from .resources import register_patch_resource, register_resources
 from .runtime import Runtime
 from .schema import compact_schema
 from .selection import HiddenToolGuard, Selection, select
 from .tasks import TasksExtension
 from .tools import TOOLSETS
 from .tools.arguments import ArgumentErrors
-from .tools.local import register_patch_resource
 
 INTRO = (
     "oh-mcp drives OpenHands, which runs autonomous coding agents in sandboxes. Delegate a task with "

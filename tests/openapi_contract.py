@@ -31,8 +31,10 @@ from referencing.jsonschema import DRAFT202012
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SPEC_FILE = "openhands-openapi-1.11.0.json"
-# The agent servers' routes oh-mcp calls, cut from openhands-agent-server 1.34.0 by scripts/agent-server-openapi.
-AGENT_FRAGMENT = Path(__file__).with_name("agent_server_openapi.json")
+# The agent servers' routes oh-mcp calls, cut by scripts/agent-server-openapi from each agent server oh-mcp
+# is tested with: 1.34.0 (OpenHands 1.11.0's sandboxes) and 1.58.2 (newer setups, OpenHands Cloud).
+AGENT_VERSIONS = ("1.34.0", "1.58.2")
+AGENT_DOCUMENTS = {v: Path(__file__).with_name(f"agent_server_openapi-{v}.json") for v in AGENT_VERSIONS}
 BASE = "urn:openhands-openapi"
 AGENT_PREFIX = "AgentServer."
 # Any route: a wrong or missing key (local SESSION_API_KEY, Cloud), Cloud's rate limit, a crash.
@@ -51,7 +53,9 @@ ROUTE_ERRORS: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/app-conversations/{conversation_id}/git/diff"): frozenset({404, 409, 502}),
     # A gateway in front of an agent server that stopped (Cloud's runtime proxy, the fake); interrupting
     # an agent that is not running answers 400 (review-and-control.md).
-    ("POST", "/api/conversations/{conversation_id}/interrupt"): frozenset({400, 502, 503}),
+    # 1.58.2 answers 404 for a conversation it does not hold, 1.34.0 400.
+    ("POST", "/api/conversations/{conversation_id}/interrupt"): frozenset({400, 404, 502, 503}),
+    ("POST", "/api/conversations/{conversation_id}/run"): frozenset({404, 409, 502, 503}),
     ("POST", "/api/conversations/{conversation_id}/confirmation_policy"): frozenset({502, 503}),
     ("POST", "/api/conversations/{conversation_id}/ask_agent"): frozenset({502, 503}),
     ("GET", "/api/conversations/{conversation_id}/events/search"): frozenset({502, 503}),
@@ -104,11 +108,22 @@ def _escape(segment: str) -> str:
 
 
 def _agent_fragment() -> dict[str, Any]:
-    """The agent server's paths and schemas, its schema names prefixed so they never meet the app's."""
-    text = AGENT_FRAGMENT.read_text().replace("#/components/schemas/", f"#/components/schemas/{AGENT_PREFIX}")
-    fragment: dict[str, Any] = json.loads(text)
-    schemas = {AGENT_PREFIX + name: schema for name, schema in fragment["components"]["schemas"].items()}
-    return {"paths": fragment["paths"], "schemas": schemas}
+    """The agent servers' paths and schemas, their schema names prefixed so they never meet the app's:
+    1.34.0's, with the answers only 1.58.2 gives added (its 429s), so the fake may follow either."""
+    older, newer = (_prefixed(AGENT_DOCUMENTS[v]) for v in AGENT_VERSIONS)
+    for path, operations in newer["paths"].items():
+        for method, operation in operations.items():
+            known = older["paths"].setdefault(path, {}).setdefault(method, operation)
+            for status, answer in operation.get("responses", {}).items():
+                known.setdefault("responses", {}).setdefault(status, answer)
+    schemas = newer["components"]["schemas"] | older["components"]["schemas"]
+    return {"paths": older["paths"], "schemas": {AGENT_PREFIX + name: schema for name, schema in schemas.items()}}
+
+
+def _prefixed(path: Path) -> dict[str, Any]:
+    text = path.read_text().replace("#/components/schemas/", f"#/components/schemas/{AGENT_PREFIX}")
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 class OpenAPIContract:
@@ -299,9 +314,17 @@ def asgi_check(app: ASGIApp, contract: OpenAPIContract, enabled: Callable[[], bo
             more = message.get("more_body", False)
         query = _query(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
         contract.record("request", contract.validate_request, method, path, query, _body(b"".join(chunks)), into=into)
-        answer: dict[str, Any] = {"status": 0, "body": b"", "injected": False}
+        answer: dict[str, Any] = {"status": 0, "injected": False}
+        sent: list[bytes] = []
+        replayed = False
 
         async def replay() -> Message:
+            # The body once; after it, the real channel: a streaming answer waits on it for the
+            # client's disconnect, and a replay that always answered would spin the loop forever.
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         async def capture(message: Message) -> None:
@@ -309,12 +332,12 @@ def asgi_check(app: ASGIApp, contract: OpenAPIContract, enabled: Callable[[], bo
                 answer["status"] = message["status"]
                 answer["injected"] = any(k.decode().lower() == INJECTED for k, _ in message.get("headers", []))
             elif message["type"] == "http.response.body":
-                answer["body"] += message.get("body", b"")
+                sent.append(message.get("body", b""))
             await send(message)
 
         await app(scope, replay, capture)
         if not answer["injected"]:
-            body = _body(answer["body"])
+            body = _body(b"".join(sent))
             contract.record("response", contract.validate_response, method, path, answer["status"], body, into=into)
 
     return checked

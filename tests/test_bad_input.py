@@ -95,7 +95,7 @@ TOOLS = [
         ["conversation_id", "path", "repository_path", "ref", "diff", "page_id", "auto_resume", "format"],
     ),
     ("read_file", ["conversation_id", "path", "offset", "auto_resume"]),
-    ("apply_changes", ["conversation_id", "local_path"]),
+    ("apply_changes", ["conversation_id", "local_path", "patch_digest"]),
     ("list_sandboxes", ["limit", "page_id"]),
     ("get_sandbox", ["sandbox_id"]),
     ("start_sandbox", ["sandbox_spec_id", "wait", "timeout_seconds"]),
@@ -280,7 +280,11 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
         "ref must be a commit or branch name, without spaces and not starting with '-' (got \"--output=/tmp/x\").",
     ),
     ("read_file", {"conversation_id": HEX, "path": ""}, "path must not be empty."),
-    ("apply_changes", {"conversation_id": HEX, "local_path": ""}, "local_path must not be empty."),
+    (
+        "apply_changes",
+        {"conversation_id": HEX, "local_path": "", "patch_digest": "0" * 64},
+        "local_path must not be empty.",
+    ),
     ("list_sandboxes", {"limit": "many"}, 'limit must be a whole number (got "many").'),
     (
         "get_sandbox",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oh_mcp.review import (
+from oh_mcp.review.diffs import (
     ADDED_PREVIEW_LINES,
     HUGE_BYTES,
     ChangeStatus,

@@ -8,8 +8,8 @@ import anyio
 import pytest
 
 from oh_mcp.openhands import InvalidRequest, OpenHandsClient, ServerError
-from oh_mcp.review import ChangeStatus
-from oh_mcp.workspace import changed_files, find_workspace, old_text
+from oh_mcp.review.diffs import ChangeStatus
+from oh_mcp.review.workspace import changed_files, find_workspace, old_text
 from tests.fake.state import FakeOpenHands
 
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,8 @@
 """Which local folders a caller may name, and the checks a local path passes before git sees it.
 
 The allowed roots are the client's MCP roots when it declares them (stdio only: over HTTP the
-client's paths name another machine), else OH_MCP_LOCAL_ROOTS, else the folder oh-mcp started in.
+client's paths name another machine; narrowed to OH_MCP_LOCAL_ROOTS when that is set too), else
+OH_MCP_LOCAL_ROOTS, else the folder oh-mcp started in.
 A path is resolved (symlinks followed, `..` gone) before it is compared, so neither can lead out.
 """
 
@@ -31,6 +32,16 @@ def roots_from_uris(uris: Sequence[str]) -> list[Path]:
 
 def configured_roots(local_roots: Sequence[str], cwd: Path | None = None) -> list[Path]:
     return [Path(os.path.expanduser(r)) for r in local_roots] or [cwd or Path.cwd()]
+
+
+def narrow(declared: Sequence[Path], configured: Sequence[Path]) -> list[Path]:
+    """The folders both the client and the operator allow: a client's root never widens what
+    OH_MCP_LOCAL_ROOTS allows. Nothing in common leaves nothing allowed."""
+    ours = [_real(str(r)) for r in configured]
+    kept: list[Path] = []
+    for root in (_real(str(r)) for r in declared):
+        kept += [root] if _within(root, ours) else [r for r in ours if _within(r, [root])]
+    return kept
 
 
 def _within(path: Path, roots: Sequence[Path]) -> bool:

@@ -1,5 +1,5 @@
-"""The sandbox's side: unpacking a snapshot into the workspace, and reading the agent's work back
-as one git patch. Both go through the agent server (its file routes and its command route) with the
+"""The sandbox's side of sending a checkout: unpacking a snapshot into the workspace (the work comes
+back through review/patch.py). It goes through the agent server (its file routes and its command route) with the
 sandbox's own key; scripts are plain sh and git, their arguments quoted and passed after `--`."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import shlex
 import uuid
 from dataclasses import dataclass
 
-from ..openhands import AppConversation, InvalidRequest, OpenHandsClient, ServerError
+from ..openhands import AppConversation, OpenHandsClient, ServerError
 from ..openhands.errors import scrub
-from ..workspace import Repository, Workspace, find_workspace, workspace_root
+from ..review.workspace import workspace_root
 from .snapshot import Snapshot
 
 REMOTE = "oh-mcp"  # a remote with no URL: its refs name what was sent, and nothing can be pushed to it
@@ -36,9 +36,6 @@ git -c filter.lfs.smudge= -c filter.lfs.process= -c filter.lfs.required=false re
 git read-tree "$base"
 printf '%s\n' "$(pwd)"
 """
-
-# The commit a repository's work was sent as, when it came from a local checkout: the oh-mcp remote's ref.
-_SENT = "git for-each-ref --count=1 --format='%(objectname)' refs/remotes/oh-mcp/ 2>/dev/null || true"
 
 
 @dataclass(frozen=True)
@@ -66,40 +63,3 @@ async def unpack(client: OpenHandsClient, conversation: AppConversation, snap: S
         detail = scrub((result.stderr or result.stdout or "").strip(), client.secrets_for(conversation), limit=400)
         raise ServerError(f"The repository could not be unpacked in the sandbox (exit {result.exit_code}): {detail}")
     return Unpacked(path=dest, branch=branch)
-
-
-@dataclass(frozen=True)
-class Patch:
-    repository: str  # in the sandbox
-    base: str  # the commit the patch applies to
-    compared_with: str  # the base in words
-    local: bool  # the repository was sent from a local checkout
-    data: bytes
-
-
-async def agent_patch(
-    client: OpenHandsClient, conversation: AppConversation, repository_path: str | None = None
-) -> Patch:
-    """One binary git patch of everything changed in the repository since the agent started: against
-    what was sent for a local checkout, else against the repository's base (its remote branch)."""
-    repo = _one_repository(await find_workspace(client, conversation, only=repository_path), repository_path)
-    result = await client.execute_command(conversation, _SENT, cwd=repo.path)
-    sent = (result.stdout or "").strip()
-    if re.fullmatch(r"[0-9a-f]{40,64}", sent):
-        base, words, local = sent, "what was sent from the local checkout", True
-    else:
-        base, words, local = repo.base or "HEAD", repo.compared_with, False
-    data = await client.git_delta(conversation, repo.path, base)
-    return Patch(repository=repo.path, base=base, compared_with=words, local=local, data=data)
-
-
-def _one_repository(workspace_: Workspace, asked: str | None) -> Repository:
-    repos = [r for r in workspace_.repositories if not r.is_root] or (list(workspace_.repositories) if asked else [])
-    if len(repos) == 1:
-        return repos[0]
-    if not repos:
-        raise InvalidRequest(
-            f"No git repository in this conversation's workspace ({workspace_.root}) to make a patch of.", hint=""
-        )
-    names = ", ".join(r.name for r in repos)
-    raise InvalidRequest(f"The workspace holds several repositories ({names}).", hint="Pass repository_path.")

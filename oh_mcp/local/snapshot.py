@@ -49,12 +49,20 @@ class Snapshot:
     left_out: list[str] = field(default_factory=list)
     changed: int = 0  # files that differ from HEAD (the person's uncommitted work)
 
+    secret_like: list[str] = field(default_factory=list)  # sent files whose names say they hold secrets
+
     def summary(self) -> str:
         left = f"; left out: {', '.join(self.left_out[:10])}" if self.left_out else ""
         more = f" (+{len(self.left_out) - 10} more)" if len(self.left_out) > 10 else ""
+        warn = ""
+        if self.secret_like:
+            warn = (
+                f"; WARNING: sent files that look like secrets, because git does not ignore them: "
+                f"{', '.join(self.secret_like[:10])}"
+            )
         return (
             f"sending {self.files} files, {self.size:,} bytes ({len(self.pack):,} packed) of {self.top}, "
-            f"{self.changed} of them uncommitted changes{left}{more}"
+            f"{self.changed} of them uncommitted changes{left}{more}{warn}"
         )
 
 
@@ -70,6 +78,7 @@ async def take(top: Path, max_bytes: int) -> Snapshot:
     snap.left_out += [f"{p} (submodule: its files are not sent)" for p, mode in tracked.items() if mode == GITLINK]
     paths = [p for p, mode in tracked.items() if mode != GITLINK] + untracked
     await anyio.to_thread.run_sync(_check_size, top, paths, max_bytes)
+    snap.secret_like = [p for p in paths if looks_secret(p)]
     with tempfile.TemporaryDirectory(prefix="oh-mcp-") as scratch:
         index = Path(scratch) / "index"
         real_index = top / await out(top, "rev-parse", "--git-path", "index")
@@ -146,6 +155,22 @@ def _leave_out(top: Path, path: str) -> str | None:
     except OSError:
         return "unreadable"
     return "binary" if b"\0" in head else None
+
+
+_SECRET_NAMES = frozenset(
+    {".env", ".npmrc", ".pypirc", ".netrc", ".git-credentials", ".htpasswd", "credentials", "credentials.json"}
+    | {f"id_{kind}" for kind in ("rsa", "dsa", "ecdsa", "ed25519")}
+)
+_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".kdbx")
+
+
+def looks_secret(path: str) -> bool:
+    """A name that usually holds a credential: worth a warning when it is about to leave the machine."""
+    name = path.rsplit("/", 1)[-1].lower()
+    templates = (".example", ".sample", ".template", ".dist")
+    if name.endswith(templates):
+        return False
+    return name in _SECRET_NAMES or name.startswith(".env.") or name.endswith(_SECRET_SUFFIXES)
 
 
 def _check_size(top: Path, paths: list[str], max_bytes: int) -> None:

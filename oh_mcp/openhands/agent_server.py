@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import agent_routes as routes
 from .errors import (
     AgentServerUnreachable,
     Archived,
     AuthFailed,
     ConnectionFailed,
+    InvalidRequest,
+    NotFound,
     SandboxNotRunning,
     SessionKeyRefused,
     Unavailable,
@@ -34,6 +37,10 @@ from .transport import Transport, validate
 # The agent server filters events by their class's full name (a bare "ActionEvent" matches nothing).
 ACTION_EVENT_CLASS = "openhands.sdk.event.llm_convertible.action.ActionEvent"
 MESSAGE_EVENT_CLASS = "openhands.sdk.event.llm_convertible.message.MessageEvent"
+
+
+# read_file windows a file it holds whole: a sandbox may send any size, so reading stops here.
+DOWNLOAD_LIMIT = 64 * 1024 * 1024
 
 
 class AgentServerRoutes(Transport):
@@ -65,17 +72,28 @@ class AgentServerRoutes(Transport):
         return self.agent_url(url).split("/api/conversations/")[0].rstrip("/")
 
     async def _agent(
-        self, conversation: AppConversation, method: str, url: str, *, what: str | None = None, **kwargs: Any
+        self,
+        conversation: AppConversation,
+        method: str,
+        url: str,
+        *,
+        what: str | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
     ) -> Any:
         """One call to the conversation's agent server at `url`, with the sandbox's own key (never the
         user's); a refused key or an address out of reach is reported as the agent server's."""
         assert conversation.session_api_key is not None
         key = conversation.session_api_key.get_secret_value()
         what = what or f"the agent server of conversation {conversation.id}"
+        headers, secrets = {"X-Session-API-Key": key}, self._secrets(key)
         try:
-            return await self._send(
-                method, url, what=what, headers={"X-Session-API-Key": key}, secrets=self._secrets(key), **kwargs
-            )
+            if limit is not None:  # a GET whose body is read as it streams, up to `limit` bytes
+                params = kwargs.get("params")
+                return await self._send_capped(
+                    url, what=what, limit=limit, params=params, headers=headers, secrets=secrets
+                )
+            return await self._send(method, url, what=what, headers=headers, secrets=secrets, **kwargs)
         except AuthFailed as exc:
             message = f"The agent server at {url} refused the session key of conversation {conversation.id}"
             raise SessionKeyRefused(
@@ -100,7 +118,8 @@ class AgentServerRoutes(Transport):
         """The agent's final answer, read from the sandbox's agent server; None when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return None
-        body = await self._agent(conversation, "GET", self._conversation_url(conversation) + "/agent_final_response")
+        url = self._conversation_url(conversation) + routes.FINAL_RESPONSE.tail
+        body = await self._agent(conversation, routes.FINAL_RESPONSE.method, url)
         data = validate(Any, body, "final response")
         response = data.get("response") if isinstance(data, dict) else None
         return response if isinstance(response, str) else None
@@ -109,29 +128,28 @@ class AgentServerRoutes(Transport):
         """Set the title on the conversation's agent server; a no-op when it is not running."""
         if not conversation.conversation_url or conversation.session_api_key is None:
             return
-        await self._agent(conversation, "PATCH", self._conversation_url(conversation), json={"title": title.strip()})
+        await self._agent(
+            conversation, routes.RENAME.method, self._conversation_url(conversation), json={"title": title.strip()}
+        )
 
-    async def download_file(self, conversation: AppConversation, path: str) -> bytes:
+    async def download_file(self, conversation: AppConversation, path: str, *, limit: int = DOWNLOAD_LIMIT) -> bytes:
         """A workspace file's bytes. `path` is absolute; a missing file is NotFound, a directory or a
-        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning."""
-        url = self._agent_base(conversation) + "/api/file/download"
+        relative path InvalidRequest, a sandbox that is not running SandboxNotRunning, one over `limit`
+        bytes TooLarge (read no further: the sandbox decides what it sends)."""
+        url = self._agent_base(conversation) + routes.DOWNLOAD.path
+        what = f"the file {path} of conversation {conversation.id}"
         data: bytes = await self._agent(
-            conversation,
-            "GET",
-            url,
-            what=f"the file {path} of conversation {conversation.id}",
-            params={"path": path},
-            raw=True,
+            conversation, routes.DOWNLOAD.method, url, what=what, params={"path": path}, limit=limit
         )
         return data
 
     async def upload_file(self, conversation: AppConversation, path: str, content: bytes) -> None:
         """Write `content` to the absolute `path` in the sandbox (parent folders are made). The body is
         sent once: a broken connection is not retried, so a half-written file is never taken for done."""
-        url = self._agent_base(conversation, so="nothing can be uploaded") + "/api/file/upload"
+        url = self._agent_base(conversation, so="nothing can be uploaded") + routes.UPLOAD.path
         await self._agent(
             conversation,
-            "POST",
+            routes.UPLOAD.method,
             url,
             what=f"an upload to conversation {conversation.id}",
             params={"path": path},
@@ -139,56 +157,66 @@ class AgentServerRoutes(Transport):
             timeout=UPLOAD_TIMEOUT,
         )
 
-    async def git_delta(self, conversation: AppConversation, repository: str, base_ref: str) -> bytes:
+    async def git_delta(self, conversation: AppConversation, repository: str, base_ref: str, *, limit: int) -> bytes:
         """A binary git patch of the repository's working tree (committed or not, untracked files too,
-        ignored ones not) against `base_ref`, made by the agent server without touching its index."""
-        url = self._agent_base(conversation) + "/api/file/archive"
+        ignored ones not) against `base_ref`, made by the agent server without touching its index.
+        Raises TooLarge past `limit` bytes, having read no more than that."""
+        url = self._agent_base(conversation) + routes.ARCHIVE.path
         params = {"path": repository, "format": "git-delta", "base_ref": base_ref, "use_default_excludes": "false"}
-        data: bytes = await self._agent(
-            conversation, "GET", url, what=f"the changes of conversation {conversation.id}", params=params, raw=True
-        )
+        what = f"the changes of conversation {conversation.id}"
+        data: bytes = await self._agent(conversation, routes.ARCHIVE.method, url, what=what, params=params, limit=limit)
         return data
 
     async def execute_command(
         self, conversation: AppConversation, command: str, *, cwd: str | None = None, timeout: int = 20
     ) -> CommandResult:
         """Run a shell command in the sandbox (as the agent's own terminal would) and wait for its end.
-        The agent server returns the output's last megabyte only, so commands must print less."""
-        url = self._agent_base(conversation) + "/api/bash/execute_bash_command"
+        Agent server 1.34.0 returns only the output's last megabyte, 1.58.2 all of it: commands print little."""
+        url = self._agent_base(conversation) + routes.EXECUTE.path
         body = {"command": command, "timeout": timeout} | ({"cwd": cwd} if cwd else {})
         data = await self._agent(
-            conversation, "POST", url, what=f"a command in conversation {conversation.id}", json=body
+            conversation, routes.EXECUTE.method, url, what=f"a command in conversation {conversation.id}", json=body
         )
         return validate(CommandResult, data, "command result")
 
     # ---- steering the agent (its agent server) ------------------------------------------------
 
-    async def _steer(self, conversation: AppConversation, method: str, tail: str, **kwargs: Any) -> Any:
+    async def _steer(self, conversation: AppConversation, route: routes.AgentRoute, **kwargs: Any) -> Any:
         """A call to the conversation's own routes on its agent server (conversation_url + tail). Every
         steering call goes through here, so where the agent server is reached is decided once."""
         if conversation.sandbox_status == SandboxStatus.MISSING:
             raise Archived(f"Conversation {conversation.id} is archived: its sandbox no longer exists.")
         self._agent_base(conversation, so="its agent cannot be reached")
         assert conversation.conversation_url is not None
-        return await self._agent(conversation, method, self._conversation_url(conversation) + tail, **kwargs)
+        url = self._conversation_url(conversation) + route.tail
+        return await self._agent(conversation, route.method, url, **kwargs)
 
-    async def interrupt(self, conversation: AppConversation) -> None:
-        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`."""
-        await self._steer(conversation, "POST", "/interrupt")
+    async def interrupt(self, conversation: AppConversation) -> bool:
+        """Stop the agent at once (the model call in flight is cancelled); it becomes `paused`. False when
+        the agent server holds no such conversation running (1.34.0 answers 400, 1.58.2 404): nothing
+        was running to stop. An idle or finished agent is answered 200 and left as it is."""
+        try:
+            await self._steer(conversation, routes.INTERRUPT)
+        except (InvalidRequest, NotFound):
+            return False
+        return True
+
+    async def run_agent(self, conversation: AppConversation) -> None:
+        """Start the agent on what the conversation holds, with no new message (one saved earlier)."""
+        await self._steer(conversation, routes.RUN)
 
     async def set_confirmation_policy(self, conversation: AppConversation, policy: ConfirmPolicy) -> None:
         """Which actions wait for the user's confirmation from now on."""
-        await self._steer(conversation, "POST", "/confirmation_policy", json={"policy": CONFIRMATION_POLICIES[policy]})
+        policy_body = {"policy": CONFIRMATION_POLICIES[policy]}
+        await self._steer(conversation, routes.CONFIRMATION_POLICY, json=policy_body)
 
     async def respond_to_confirmation(self, conversation: AppConversation, *, accept: bool, reason: str) -> None:
         """Accept or reject every pending action at once (the route takes no ids)."""
-        await self._steer(
-            conversation, "POST", "/events/respond_to_confirmation", json={"accept": accept, "reason": reason}
-        )
+        await self._steer(conversation, routes.RESPOND, json={"accept": accept, "reason": reason})
 
     async def ask_agent(self, conversation: AppConversation, question: str) -> str:
         """The agent's answer to a side question; the conversation's history stays as it was."""
-        data = await self._steer(conversation, "POST", "/ask_agent", json={"question": question})
+        data = await self._steer(conversation, routes.ASK, json={"question": question})
         return validate(AgentAnswer, data, "side-question answer").response
 
     async def agent_events(
@@ -204,7 +232,7 @@ class AgentServerRoutes(Transport):
         `since` and `before` are event timestamps as the agent server gave them (its local time)."""
         params: dict[str, Any] = {"limit": limit, "sort_order": "TIMESTAMP_DESC" if newest_first else "TIMESTAMP"}
         params |= {k: v for k, v in (("timestamp__gte", since), ("timestamp__lt", before)) if v is not None}
-        data = await self._steer(conversation, "GET", "/events/search", params=params)
+        data = await self._steer(conversation, routes.EVENTS, params=params)
         return validate(Page[Event], data, "agent event page").items
 
     async def user_messages(
@@ -213,7 +241,7 @@ class AgentServerRoutes(Transport):
         """The person's messages (each begins a turn), from the agent server."""
         order = "TIMESTAMP_DESC" if newest_first else "TIMESTAMP"
         params = {"limit": limit, "sort_order": order, "kind": MESSAGE_EVENT_CLASS, "source": "user"}
-        data = await self._steer(conversation, "GET", "/events/search", params=params)
+        data = await self._steer(conversation, routes.EVENTS, params=params)
         return validate(Page[Event], data, "agent event page").items
 
     async def pending_actions(self, conversation: AppConversation) -> list[PendingAction]:
@@ -224,7 +252,7 @@ class AgentServerRoutes(Transport):
 
     async def count_actions(self, conversation: AppConversation) -> int:
         """How many actions (steps) the agent has taken in this conversation."""
-        data = await self._steer(conversation, "GET", "/events/count", params={"kind": ACTION_EVENT_CLASS})
+        data = await self._steer(conversation, routes.COUNT, params={"kind": ACTION_EVENT_CLASS})
         return validate(int, data, "event count")
 
 

@@ -167,6 +167,14 @@ class WaitTimedOut(OpenHandsError):
         self.last = last
 
 
+class TooLarge(OpenHandsError):
+    """An answer over the size oh-mcp accepts; none of it was used."""
+
+    def __init__(self, message: str, *, limit: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
+
+
 class StartFailed(OpenHandsError):
     status = None
     default_hint = "Read the detail above, fix the cause (repository, model, sandbox), then start again."

@@ -15,7 +15,7 @@ import anyio
 import httpx2
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from .errors import OpenHandsError, RateLimited, ServerError, error_from_response, error_from_transport
+from .errors import OpenHandsError, RateLimited, ServerError, TooLarge, error_from_response, error_from_transport
 from .models import AppConversation
 from .redaction import known
 
@@ -153,6 +153,23 @@ class Transport:
             await self._pause(_retry_delay(error, attempt), error)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _send_capped(
+        self, url: str, *, what: str, limit: int, params: Any, headers: dict[str, str], secrets: tuple[str, ...]
+    ) -> bytes:
+        """A GET whose body is read as it streams and abandoned past `limit` bytes: a body from a
+        sandbox may be endless, and buffering it whole would take the memory of every other caller."""
+        try:
+            async with self._http.stream("GET", url, params=params, headers=headers) as response:
+                body = await _read_capped(response, limit if response.status_code < 400 else _MAX_ERROR_BODY)
+                if body is None and response.status_code < 400:
+                    raise TooLarge(f"{what} is over the limit of {limit:,} bytes; nothing of it was used.", limit=limit)
+                if response.status_code < 400:
+                    return body or b""
+                error = httpx2.Response(response.status_code, headers=response.headers, content=body or b"")
+                raise error_from_response(error, what, secrets or self._secrets())
+        except httpx2.TransportError as exc:
+            raise error_from_transport(exc, what, write=False) from None
+
     @staticmethod
     async def _pause(delay: float, error: OpenHandsError) -> None:
         """Sleep before a retry, unless the caller's deadline would pass first: then fail now."""
@@ -172,6 +189,21 @@ class Transport:
             headers=self._auth_headers(),
             timeout=timeout,
         )
+
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+async def _read_capped(response: httpx2.Response, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def compact(**values: Any) -> dict[str, Any]:

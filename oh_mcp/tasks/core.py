@@ -20,12 +20,12 @@ from mcp.types import CallToolRequestParams, CallToolResult, RequestParams, Text
 from mcp.types.jsonrpc import INVALID_PARAMS
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
-from ..changes import list_changes
 from ..openhands import AppConversation, AuthFailed, NotFound, OpenHandsClient, OpenHandsError, PendingAction
 from ..openhands.redaction import secrets_in_scope
 from ..outbound import scrub_tool_result, scrub_tree
 from ..records import AgentState, pending_record, run_state
-from ..review import summary_line
+from ..review.changes import list_changes
+from ..review.diffs import summary_line
 from ..runtime import Runtime
 from ..shaping import redact, window
 from ..tools.approvals import ASK_TEXT_LIMIT, Decision

@@ -19,7 +19,6 @@ from ..openhands import (
     ConnectionFailed,
     Event,
     ExecutionStatus,
-    InvalidRequest,
     NotFound,
     OpenHandsClient,
     OpenHandsError,
@@ -280,10 +279,7 @@ async def cancel(client: OpenHandsClient, conversation: AppConversation) -> None
             await client.respond_to_confirmation(conversation, accept=False, reason=CANCEL_REASON)
             return
     if status in (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_CONFIRMATION):
-        try:
-            await client.interrupt(conversation)
-        except InvalidRequest:  # it stopped on its own meanwhile
-            pass
+        await client.interrupt(conversation)  # False: it stopped on its own meanwhile, which is as good
 
 
 async def cancel_when_started(client: OpenHandsClient, start_id: str) -> bool:

@@ -1,7 +1,6 @@
 """The tool registry: every toolset, in the order the README lists them."""
 
 from .conversations import conversations
-from .local import apply_changes as apply_changes
 from .review import review
 from .sandboxes import sandboxes
 from .specs import specs

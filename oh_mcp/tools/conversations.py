@@ -13,8 +13,10 @@ from ..openhands import (
     ConfirmPolicy,
     OpenHandsClient,
     OpenHandsError,
+    RateLimited,
     SandboxNotRunning,
     SandboxStatus,
+    SendMessageResult,
     StartFailed,
     StartRequest,
     StartTask,
@@ -37,7 +39,7 @@ from ..records import (
     summary,
 )
 from ..runtime import Runtime
-from ..shaping import decode_cursor, encode_cursor, fits
+from ..shaping import decode_cursor, encode_cursor, event_text, fits
 from .confirmation import NOT_SENT_LATER, start_guarded, unsent_step
 from .local import LocalPath, start_local
 from .params import (
@@ -220,14 +222,16 @@ async def send_message(
     resumed = False
     if conversation.sandbox_status != SandboxStatus.RUNNING:
         resumed = await _resume(ctx, client, conversation, auto_resume, timeout_seconds)
+    if run and not image_urls and await _saved_unanswered(client, conversation, message):
+        return await _run_saved(client, conversation, resumed)
     try:
-        result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
+        result = await _send(client, conversation, message, image_urls, run)
     except SandboxNotRunning:
         # 409 means nothing was delivered, so one resume and resend cannot duplicate the message.
         if not auto_resume:
             raise
         resumed = await _resume(ctx, client, conversation, auto_resume, timeout_seconds) or resumed
-        result = await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
+        result = await _send(client, conversation, message, image_urls, run)
     step = "Call wait_for_agent to get the agent's reply." if run else "Queued without running the agent."
     return MessageSent(
         delivered=result.success,
@@ -235,6 +239,57 @@ async def send_message(
         resumed_sandbox=resumed,
         sandbox_status=None if result.sandbox_status is None else str(result.sandbox_status),
         next_step=("Resumed the paused sandbox, then delivered the message. " if resumed else "") + step,
+    )
+
+
+AT_CAPACITY = (
+    "The message was saved in the conversation, but its agent server is at its limit of running "
+    "conversations (HTTP 429), so the agent has not started on it. Do not send it in other words: once "
+    "another conversation has finished, call send_message again with this same message, and the saved one "
+    "is started instead of being sent twice."
+)
+
+
+async def _send(
+    client: OpenHandsClient, conversation: AppConversation, message: str, image_urls: list[str] | None, run: bool
+) -> SendMessageResult:
+    try:
+        return await client.send_message(conversation.id, message, image_urls=image_urls, run=run)
+    except RateLimited:  # the agent server saves the message, then refuses to run it (1.58.2 at capacity)
+        raise ToolError(AT_CAPACITY) from None
+
+
+async def _saved_unanswered(client: OpenHandsClient, conversation: AppConversation, message: str) -> bool:
+    """Whether this very message is the conversation's newest event, saved but never acted on: what a
+    send refused at capacity leaves. Sending it again would give the agent the message twice."""
+    if not conversation.conversation_url or conversation.session_api_key is None:
+        return False
+    try:
+        events = await client.agent_events(conversation, limit=5)
+    except OpenHandsError:  # a check, not a step: the send goes through the app server alone
+        return False
+    for event in events:
+        if event.kind in _BOOKKEEPING:
+            continue
+        return event.kind == "MessageEvent" and event.source == "user" and event_text(event)[0] == message
+    return False
+
+
+_BOOKKEEPING = frozenset({"ConversationStateUpdateEvent", "ConversationErrorEvent", "ServerErrorEvent"})
+
+
+async def _run_saved(client: OpenHandsClient, conversation: AppConversation, resumed: bool) -> MessageSent:
+    try:
+        await client.run_agent(conversation)
+    except RateLimited:
+        raise ToolError(AT_CAPACITY) from None
+    return MessageSent(
+        delivered=True,
+        conversation_id=conversation.id,
+        resumed_sandbox=resumed,
+        sandbox_status=str(conversation.sandbox_status),
+        next_step="This message was already saved (not sent again); the agent is now working on it. "
+        "Call wait_for_agent to get the agent's reply.",
     )
 
 

@@ -1,29 +1,23 @@
-"""The person's local checkout: send it to a new conversation (start_conversation's local_path), and
-bring the agent's work home (get_changes(format="patch"), apply_changes, the patch resource)."""
+"""The person's local checkout as tools name it: where local paths may lead, and sending one to a new
+conversation (start_conversation's local_path). Bringing the work home is review.py's apply_changes."""
 
 from __future__ import annotations
 
-import base64
-import re
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ..local.apply import ApplyRefused, apply_patch
 from ..local.git import GitError
-from ..local.roots import LocalPathRefused, configured_roots, resolve_in_roots, roots_from_uris, work_tree
-from ..local.sandbox import Patch, agent_patch, unpack
+from ..local.roots import LocalPathRefused, configured_roots, narrow, resolve_in_roots, roots_from_uris, work_tree
+from ..local.sandbox import unpack
 from ..local.snapshot import Snapshot, take
 from ..next_steps import for_model
 from ..openhands import (
     ConfirmPolicy,
-    InvalidRequest,
-    NotFound,
     OpenHandsClient,
     OpenHandsError,
     StartRequest,
@@ -32,13 +26,9 @@ from ..openhands import (
     WaitTimedOut,
     titles,
 )
-from ..records import Changes, StartResult
-from ..runtime import Runtime
-from ..shaping import encode_cursor, redact, window
+from ..records import StartResult
 from .confirmation import send_task_message
-from .params import ConversationId
 from .progress import Progress
-from .review import _running, review
 from .toolset import Ctx, runtime
 
 LocalPath = Annotated[str, Field(min_length=1, max_length=4096, description="The local git checkout.")]
@@ -48,7 +38,8 @@ LocalPath = Annotated[str, Field(min_length=1, max_length=4096, description="The
 
 
 async def allowed_roots(ctx: Ctx) -> list[Path]:
-    """The client's roots (stdio), else OH_MCP_LOCAL_ROOTS, else the folder oh-mcp started in."""
+    """The client's roots (stdio; within OH_MCP_LOCAL_ROOTS when both are set), else OH_MCP_LOCAL_ROOTS,
+    else the folder oh-mcp started in."""
     settings = runtime(ctx).settings
     if settings.read_only:
         raise ToolError("This server is read-only: it neither sends nor changes local checkouts.")
@@ -57,11 +48,20 @@ async def allowed_roots(ctx: Ctx) -> list[Path]:
             "Local paths are off on this server: over HTTP they would name the server's machine, not yours. "
             "Its operator can enable them by setting OH_MCP_LOCAL_ROOTS. Use repository= for a hosted repository."
         )
+    configured = configured_roots(settings.local_roots)
     if settings.transport == "stdio":
         declared = await _client_roots(ctx)
-        if declared:
+        if declared and not settings.local_roots:
             return declared
-    return configured_roots(settings.local_roots)
+        if declared:
+            common = narrow(declared, configured)
+            if not common:
+                raise ToolError(
+                    "The client's roots and OH_MCP_LOCAL_ROOTS have no folder in common, so no local path may be "
+                    "used here. Nothing was sent or changed."
+                )
+            return common
+    return configured
 
 
 async def _client_roots(ctx: Ctx) -> list[Path]:
@@ -168,100 +168,3 @@ async def _deliver(
 def _result(task: StartTask, snap: Snapshot, repository: str | None, step: str) -> StartResult:
     where = f" into {repository}" if repository else ""
     return StartResult.of(task, step, local=f"{snap.summary()}{where}")
-
-
-# ---- get_changes(format="patch") and the patch resource ---------------------------------------
-
-
-def patch_window(patch: Patch, secrets: tuple[str, ...], offset: int, budget: int) -> tuple[str, bool, int | None]:
-    """A window of the patch as text (secrets masked), or of its base64 when it is not UTF-8:
-    (the window, whether it is base64, where the next window starts)."""
-    try:
-        text, encoded = redact(patch.data.decode("utf-8"), secrets), False
-    except UnicodeDecodeError:
-        text, encoded = base64.b64encode(patch.data).decode(), True
-    chunk, more = window(text, offset, budget)
-    return chunk, encoded, more
-
-
-async def patch_changes(
-    ctx: Ctx, conversation_id: str, repository_path: str | None, offset: int, auto_resume: bool
-) -> Changes:
-    rt = runtime(ctx)
-    conversation = await _running(ctx, conversation_id, auto_resume, "its changes cannot be read")
-    patch = await agent_patch(rt.client, conversation, repository_path)
-    chunk, encoded, more = patch_window(patch, rt.client.secrets_for(conversation), offset, rt.settings.output_budget)
-    files = re.findall(r"^diff --git a/.* b/(.*)$", patch.data.decode("utf-8", "replace"), flags=re.M)
-    summary = (
-        f"{len(files)} files changed in {patch.repository} ({', '.join(files[:20])}): a patch of {len(patch.data):,} "
-        f"bytes against {patch.compared_with} (commit {patch.base})"
-    )
-    if more is not None:
-        summary += f"; cut at character {more}: call again with page_id to read on"
-    return Changes(
-        conversation_id=conversation.id,
-        summary=summary,
-        repositories=[],
-        patch=None if encoded else chunk,
-        patch_base64=chunk if encoded else None,
-        next_page_id=encode_cursor(None, more) if more is not None else None,
-    )
-
-
-# ---- apply_changes ----------------------------------------------------------------------------
-
-
-class AppliedChanges(BaseModel):
-    local_path: str
-    files: list[str] = Field(description="Each changed file with what happened to it.")
-    merged: list[str] = Field(default_factory=list, description="Merged three-way with your edits.")
-    undo: str = Field(description="The command that takes the changes out again.")
-
-
-@review.tool(
-    title="Apply changes",
-    read_only=False,
-    destructive=True,
-    idempotent=False,
-    open_world=True,
-    meta={"anthropic/requiresUserInteraction": True},
-)
-async def apply_changes(ctx: Ctx, conversation_id: ConversationId, local_path: LocalPath) -> AppliedChanges:
-    """Apply the agent's changes to a local checkout as uncommitted edits, all or nothing, never over a local
-    edit it cannot merge. Returns the files and an undo command."""
-    rt = runtime(ctx)
-    top = await local_checkout(ctx, local_path)
-    conversation = await _running(ctx, conversation_id, True, "its changes cannot be read")
-    patch = await agent_patch(rt.client, conversation)
-    try:
-        applied = await apply_patch(top, patch.data, conversation.id)
-    except ApplyRefused as exc:
-        raise ToolError(str(exc)) from None
-    except GitError as exc:
-        raise ToolError(f"git could not apply the patch to {top}: {exc} Nothing was written.") from None
-    return AppliedChanges(
-        local_path=str(top),
-        files=[f"{path} ({what})" for path, what in applied.files],
-        merged=applied.merged,
-        undo=applied.undo,
-    )
-
-
-def register_patch_resource(server: MCPServer[Any], rt: Runtime) -> None:
-    @server.resource(
-        "openhands://conversations/{conversation_id}/patch", mime_type="text/x-patch", title="Patch of the changes"
-    )
-    async def conversation_patch(conversation_id: str) -> str | bytes:
-        """The agent's changes as one git patch, as get_changes(format="patch") gives it, whole."""
-        uri = f"openhands://conversations/{conversation_id}/patch"
-        try:
-            conversation = await rt.client.get_conversation(conversation_id)
-            patch = await agent_patch(rt.client, conversation)
-        except (NotFound, InvalidRequest) as exc:
-            raise ResourceNotFoundError(f"{uri}: {exc.message}") from None
-        except OpenHandsError as exc:
-            raise ResourceError(f"{uri}: {for_model(exc)}") from None
-        try:
-            return redact(patch.data.decode("utf-8"), rt.client.secrets_for(conversation))
-        except UnicodeDecodeError:
-            return patch.data

@@ -37,7 +37,8 @@ GitProvider = Literal[
 # The agent server, which OpenHands copies its titles from, takes 1 to 200 characters.
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
-# OpenHands 1.11.0's `kind__eq` values for event search; anything else gets a 422 upstream. Checked
+# OpenHands 1.11.0's `kind__eq` values for event search, and SecurityAnalysisEvent, which newer agent
+# servers (1.58.2) write and newer app servers take (1.11.0 answers it with a 422). Checked
 # here rather than listed in the schema, where 19 names would cost every session ~350 characters.
 EVENT_KINDS = frozenset(
     {
@@ -62,6 +63,8 @@ EVENT_KINDS = frozenset(
         "UserRejectObservation",
     }
 )
+NEWER_EVENT_KINDS = frozenset({"SecurityAnalysisEvent"})  # beyond 1.11.0's list
+EVENT_KINDS |= NEWER_EVENT_KINDS
 
 
 def _known_kind(kind: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..openhands import AppConversation, Archived, OpenHandsClient, SandboxStatus, Unavailable, WaitTimedOut
+from .params import DEFAULT_WAIT
 from .progress import Progress
-from .toolset import Ctx
+from .toolset import Ctx, runtime
 
 
 async def make_running(
@@ -36,3 +37,15 @@ async def make_running(
             "Check it with get_sandbox, then call again."
         ) from None
     return status != SandboxStatus.STARTING
+
+
+async def running_conversation(ctx: Ctx, conversation_id: str, auto_resume: bool, undone: str) -> AppConversation:
+    """The conversation, its sandbox RUNNING (resumed only when asked, and never on a read-only server)."""
+    rt = runtime(ctx)
+    conversation = await rt.client.get_conversation(conversation_id)
+    if conversation.sandbox_status == SandboxStatus.RUNNING:
+        return conversation
+    if auto_resume and rt.settings.read_only:
+        raise ToolError("This server is read-only, so it does not resume sandboxes: auto_resume is refused.")
+    await make_running(ctx, rt.client, conversation, auto_resume=auto_resume, timeout=DEFAULT_WAIT, undone=undone)
+    return await rt.client.get_conversation(conversation.id)

@@ -11,7 +11,7 @@ from typing import Annotated
 import anyio
 from pydantic import Field
 
-from ..openhands import ExecutionStatus, InvalidRequest, SandboxStatus
+from ..openhands import ExecutionStatus, SandboxStatus
 from ..records import ActionsAnswered, AgentReply, Interrupted
 from ..shaping import redact
 from .approvals import ACCEPTED_STEP, REJECTED_STEP, Answer, answer_pending
@@ -41,11 +41,11 @@ async def interrupt_agent(ctx: Ctx, conversation_id: ConversationId) -> Interrup
             execution_status=None if status is None else str(status),
             next_step=f"Nothing was running ({why}), so nothing was stopped.",
         )
-    try:
-        await client.interrupt(conversation)
-    except InvalidRequest:  # 400: it stopped on its own between the read and the interrupt
+    if not await client.interrupt(conversation):  # it stopped on its own between the read and the interrupt
         return Interrupted(
-            conversation_id=conversation.id, interrupted=False, next_step="The agent had just stopped on its own."
+            conversation_id=conversation.id,
+            interrupted=False,
+            next_step="Nothing was running: the agent had just stopped on its own.",
         )
     after = await client.get_conversation(conversation.id)
     return Interrupted(

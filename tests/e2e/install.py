@@ -1,4 +1,5 @@
-"""Install the OpenHands the e2e stage runs, exactly as `locks/openhands.txt` pins it, and reuse it safely.
+"""Install the OpenHands the e2e stage runs, exactly as `locks/` pins it, and reuse it safely: the app
+server (openhands-ai, `locks/openhands.txt`) and a standalone newer agent server (`locks/agent-server.txt`).
 
 The venv lives in the cache under a name made of the lock file's hash (`oh-venv-<hash>`), and holds a
 stamp written only after the install finished and imported: a venv is reused only when it was built
@@ -8,6 +9,7 @@ A changed lock makes a new venv; venvs of other locks unused for a week are remo
 Also the one way anything else here installs OpenHands:
 
     .venv/bin/python -m tests.e2e.install            # prints the venv's python, installing if needed
+    .venv/bin/python -m tests.e2e.install --agent-server   # the same for the standalone agent server
     .venv/bin/python -m tests.e2e.install --check    # in a fresh cache, then the checks below
 
 `--check` is what `scripts/lock-openhands` runs on a new resolution before it is committed: the app
@@ -78,11 +80,37 @@ def run(command: list[str], *, timeout: float, env: dict[str, str] | None = None
     return done.stdout
 
 
-def installed_version(python: Path) -> str | None:
-    """The openhands-ai version importable by `python`, or None."""
+@dataclass(frozen=True)
+class Product:
+    """One OpenHands program the tests install: its package, the version tested, its lock, and the
+    module that must import for the install to count."""
+
+    package: str
+    version: str
+    lock: Path
+    module: str
+    prefix: str  # of the venv's folder in the cache
+    override: str  # an environment variable naming a ready venv's python instead
+
+
+OPENHANDS = Product(
+    "openhands-ai", OPENHANDS_VERSION, LOCK, "openhands.app_server", "oh-venv", "OH_MCP_E2E_OPENHANDS_PYTHON"
+)
+AGENT_SERVER = Product(
+    "openhands-agent-server",
+    "1.58.2",
+    ROOT / "locks" / "agent-server.txt",
+    "openhands.agent_server",
+    "agent-server-venv",
+    "OH_MCP_E2E_AGENT_SERVER_PYTHON",
+)
+
+
+def installed_version(python: Path, product: Product = OPENHANDS) -> str | None:
+    """The version of `product` importable by `python`, or None."""
     if not python.exists():
         return None
-    probe = "import importlib.metadata as m, openhands.app_server; print(m.version('openhands-ai'))"
+    probe = f"import importlib.metadata as m, {product.module}; print(m.version({product.package!r}))"
     try:
         done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -122,10 +150,10 @@ def stamped(venv: Path, digest: str) -> bool:
     return False
 
 
-def prune(cache: Path, keep: Path) -> None:
+def prune(cache: Path, keep: Path, prefix: str) -> None:
     """Venvs of other locks nobody used for a week, and the unkeyed venv of before the lock."""
     now = time.time()
-    for venv in [*cache.glob("oh-venv-*"), cache / "oh-venv"]:
+    for venv in [*cache.glob(f"{prefix}-*"), cache / "oh-venv"]:
         if venv == keep or not venv.is_dir():
             continue
         stamp = venv / STAMP
@@ -135,37 +163,46 @@ def prune(cache: Path, keep: Path) -> None:
 
 
 def ensure_openhands(cache: Path | None = None, lock: Path = LOCK) -> Install:
+    """The app server's venv (openhands-ai), built from exactly `lock`."""
+    return ensure(OPENHANDS, cache, lock)
+
+
+def ensure_agent_server(cache: Path | None = None) -> Install:
+    """A standalone agent server's venv (openhands-agent-server), built from its own lock."""
+    return ensure(AGENT_SERVER, cache)
+
+
+def ensure(product: Product, cache: Path | None = None, lock: Path | None = None) -> Install:
     """A venv built from exactly `lock`; reused only when its stamp holds that lock's hash."""
     started = time.monotonic()
-    override = os.environ.get("OH_MCP_E2E_OPENHANDS_PYTHON")
+    lock = lock or product.lock
+    override = os.environ.get(product.override)
     if override:
-        version = installed_version(Path(override))
-        if version != OPENHANDS_VERSION:
-            raise E2EError(
-                f"OH_MCP_E2E_OPENHANDS_PYTHON={override} has openhands-ai {version}, not {OPENHANDS_VERSION}"
-            )
+        version = installed_version(Path(override), product)
+        if version != product.version:
+            raise E2EError(f"{product.override}={override} has {product.package} {version}, not {product.version}")
         return Install(Path(override), time.monotonic() - started, reused=True)
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     digest = lock_hash(lock)
-    venv = cache / f"oh-venv-{digest[:16]}"
+    venv = cache / f"{product.prefix}-{digest[:16]}"
     python = venv / "bin" / "python"
     with (cache / ".lock").open("w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # one installer at a time across pytest processes
-        if stamped(venv, digest) and installed_version(python) == OPENHANDS_VERSION:
+        if stamped(venv, digest) and installed_version(python, product) == product.version:
             (venv / STAMP).touch()
             return Install(python, time.monotonic() - started, reused=True)
-        say(f"installing OpenHands from {lock} into {venv} (a minute or two on a fresh machine)")
+        say(f"installing {product.package} from {lock} into {venv} (a minute or two on a fresh machine)")
         shutil.rmtree(venv, ignore_errors=True)
         uv = find_uv()
         run([*uv, "venv", "--quiet", "-p", find_python312(), str(venv)], timeout=120)
         # sync, not install: the venv holds exactly the lock's packages, nothing resolved today.
         run([*uv, "pip", "sync", "--quiet", "--python", str(python), str(lock)], timeout=INSTALL_TIMEOUT)
-        version = installed_version(python)
-        if version != OPENHANDS_VERSION:
-            raise E2EError(f"after install, {python} reports openhands-ai {version!r}, not {OPENHANDS_VERSION}")
+        version = installed_version(python, product)
+        if version != product.version:
+            raise E2EError(f"after install, {python} reports {product.package} {version!r}, not {product.version}")
         (venv / STAMP).write_text(digest + "\n")
-        prune(cache, keep=venv)
+        prune(cache, keep=venv, prefix=product.prefix)
     return Install(python, time.monotonic() - started, reused=False)
 
 
@@ -204,17 +241,20 @@ def check(python: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Install the e2e stage's OpenHands from locks/openhands.txt.")
+    parser = argparse.ArgumentParser(description="Install the tests' OpenHands from locks/.")
     parser.add_argument("--check", action="store_true", help="install into a fresh cache, then check it works")
+    parser.add_argument("--agent-server", action="store_true", help="the standalone agent server's venv instead")
     args = parser.parse_args()
+    product = AGENT_SERVER if args.agent_server else OPENHANDS
     try:
         if not args.check:
-            print(ensure_openhands().python)
+            print(ensure(product).python)
             return
         with tempfile.TemporaryDirectory(prefix="oh-mcp-lock-check-") as fresh:
-            install = ensure_openhands(Path(fresh))
-            say(f"installed from the lock in {install.seconds:.0f} s")
-            check(install.python)
+            for each in (OPENHANDS, AGENT_SERVER):
+                install = ensure(each, Path(fresh))
+                say(f"installed {each.package} from its lock in {install.seconds:.0f} s")
+                check(install.python)
     except E2EError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

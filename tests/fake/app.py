@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +28,7 @@ EVENT_KINDS = (
     "ConversationErrorEvent ConversationStateUpdateEvent HookExecutionEvent LLMCompletionLogEvent ActionEvent "
     "MessageEvent AgentErrorEvent ObservationEvent UserRejectObservation SystemPromptEvent StreamingDeltaEvent "
     "TokenEvent InterruptEvent PauseEvent"
-).split()
+).split() + ["SecurityAnalysisEvent"]  # the union: agent server 1.58.2 writes it, 1.11.0's enum lacks it
 
 Handler = Callable[[FakeOpenHands, Request], Awaitable[Response]]
 
@@ -173,8 +174,15 @@ async def send_message(fake: FakeOpenHands, request: Request) -> Response:
             409, f"Sandbox is {status}. Use POST /api/v1/sandboxes/{rec.sandbox_id}/resume to resume it first."
         )
     text = " ".join(c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text")
-    fake.deliver(rec, text, bool(body.get("run", True)))
+    run = bool(body.get("run", True))
+    if run and fake.at_run_capacity(rec):  # agent server 1.58.2: saved first, then refused to run
+        fake.deliver(rec, text, False)
+        return detail(429, CAPACITY_FULL)
+    fake.deliver(rec, text, run)
     return JSONResponse({"success": True, "sandbox_status": "RUNNING", "message": None})
+
+
+CAPACITY_FULL = "Server conversation run capacity is full"
 
 
 async def batch_tasks(fake: FakeOpenHands, request: Request) -> Response:
@@ -343,6 +351,18 @@ async def agent_interrupt(fake: FakeOpenHands, request: Request) -> Response:
     if error:
         return error
     fake.interrupt(rec)
+    return success()
+
+
+async def agent_run(fake: FakeOpenHands, request: Request) -> Response:
+    rec, error = agent_guard(fake, request)
+    if error:
+        return error
+    if fake.at_run_capacity(rec):
+        return detail(429, CAPACITY_FULL)
+    if rec.execution_status == "running":
+        return detail(409, "Conversation already running")
+    fake.run_saved(rec)
     return success()
 
 
@@ -517,7 +537,8 @@ async def agent_upload(fake: FakeOpenHands, request: Request) -> Response:
         content = await upload.read()
     status, problem = workspace.upload(Path(required_query(request, "path")), content)
     fake.uploads.append(required_query(request, "path"))
-    return detail(status, problem) if problem else JSONResponse({"success": True})
+    # The union of both agent servers' answers: 1.34.0's Success, 1.58.2's FileUploadResult.
+    return detail(status, problem) if problem else JSONResponse({"success": True, "file_size": len(content)})
 
 
 async def agent_archive(fake: FakeOpenHands, request: Request) -> Response:
@@ -526,10 +547,21 @@ async def agent_archive(fake: FakeOpenHands, request: Request) -> Response:
         return error
     if request.query_params.get("format", "git-delta") != "git-delta":
         return detail(400, "the fake makes git-delta archives only")
+    if fake.served_patch == "endless":
+        return StreamingResponse(_endless(), media_type="text/x-patch")
+    if isinstance(fake.served_patch, bytes):
+        return Response(fake.served_patch, media_type="text/x-patch")
     status, content = workspace.git_delta(Path(required_query(request, "path")), request.query_params.get("base_ref"))
     if isinstance(content, str):
         return detail(status, content)
     return Response(content, media_type="text/x-patch")
+
+
+async def _endless() -> AsyncIterator[bytes]:
+    chunk = b"+" + b"x" * 65_535
+    while True:
+        yield chunk
+        await anyio.lowlevel.checkpoint()
 
 
 async def agent_execute(fake: FakeOpenHands, request: Request) -> Response:
@@ -578,6 +610,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/agent/{sid}/api/file/upload", agent_upload),
     ("GET", "/agent/{sid}/api/file/archive", agent_archive),
     ("POST", "/agent/{sid}/api/conversations/{cid}/interrupt", agent_interrupt),
+    ("POST", "/agent/{sid}/api/conversations/{cid}/run", agent_run),
     ("POST", "/agent/{sid}/api/conversations/{cid}/confirmation_policy", agent_confirmation_policy),
     ("POST", "/agent/{sid}/api/conversations/{cid}/events/respond_to_confirmation", agent_respond),
     ("POST", "/agent/{sid}/api/conversations/{cid}/ask_agent", agent_ask),

@@ -174,6 +174,10 @@ class FakeOpenHands:
         self._arrivals: dict[str, float] = {}  # event id -> when the app server has it
         self.commands: list[str] = []  # every shell command run through the agent servers
         self.uploads: list[str] = []  # every path written through the agent servers' upload route
+        # What the agent servers' git-delta archive serves instead of the real delta: a hostile
+        # sandbox's patch (bytes), or an answer that never ends ("endless").
+        self.served_patch: bytes | str | None = None
+        self.run_capacity: int | None = None  # agent server 1.58.2's limit of running conversations
         self.questions: list[str] = []  # every side question asked through ask_agent
         self.requests: list[tuple[str, str, str]] = []
         self.started_requests: list[dict[str, Any]] = []
@@ -416,6 +420,23 @@ class FakeOpenHands:
             "launched_agent_profile": None,
         }
 
+    def at_run_capacity(self, rec: ConversationRec) -> bool:
+        """Agent server 1.58.2 runs at most `run_capacity` conversations at once (10 by default there)."""
+        if self.run_capacity is None:
+            return False
+        running = [c for c in self.conversations.values() if c.execution_status == "running" and c is not rec]
+        return len(running) >= self.run_capacity
+
+    def run_saved(self, rec: ConversationRec) -> None:
+        """POST …/run: the agent starts on the newest user message, which was saved without running."""
+        with self.lock:
+            users = [e for e in rec.events if e["kind"] == "MessageEvent" and e["source"] == "user"]
+            text = _message_text(users[-1]) if users else ""
+            rec.execution_status = "running"
+            rec.pending, rec.runs_done = text, 0
+            rec.running_until = time.monotonic() + self.agent_run_seconds
+            self.add_events(rec, _state_event("running"))
+
     def deliver(self, rec: ConversationRec, text: str, run: bool) -> None:
         """A user message reaches the agent: record it, and start the agent when run is true."""
         with self.lock:
@@ -629,6 +650,11 @@ def _text(text: str) -> list[dict[str, Any]]:
 def _message_event(role_source: str, text: str) -> dict[str, Any]:
     role = "user" if role_source == "user" else "assistant"
     return _event("MessageEvent", role_source, llm_message={"role": role, "content": _text(text)})
+
+
+def _message_text(event: dict[str, Any]) -> str:
+    content = event.get("llm_message", {}).get("content", [])
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
 def _state_event(value: str) -> dict[str, Any]:

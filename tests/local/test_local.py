@@ -3,6 +3,7 @@ sandboxes are real folders with real git: what is selected, every limit, and app
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -87,6 +88,12 @@ def sandbox_repo(fake: FakeOpenHands, result: dict[str, Any]) -> Path:
     return Path(result["local"].rsplit(" into ", 1)[1])
 
 
+async def reviewed(client: Client, conversation_id: str, local_path: str = "work") -> dict[str, Any]:
+    """apply_changes' arguments after a review, as an assistant makes them."""
+    changes = await call(client, "get_changes", {"conversation_id": conversation_id, "format": "patch"})
+    return {"conversation_id": conversation_id, "local_path": local_path, "patch_digest": changes["patch_digest"]}
+
+
 async def test_the_sandbox_gets_the_work_and_not_what_git_ignores(
     fake: FakeOpenHands, client: Client, home: Path
 ) -> None:
@@ -117,11 +124,14 @@ async def test_get_changes_patch_holds_only_the_agents_work(fake: FakeOpenHands,
     sh(remote, "printf 'one\\nTWO\\nthree\\nmine\\n' > a.txt && printf 'added\\n' > added.txt && rm stay.txt")
     changes = await call(client, "get_changes", {"conversation_id": result["conversation_id"], "format": "patch"})
     patch = changes["patch"]
-    assert "3 files changed" in changes["summary"] and "(a.txt, added.txt, stay.txt)" in changes["summary"]
+    assert "3 files changed" in changes["summary"]
+    assert "a.txt (modified), added.txt (added), stay.txt (deleted)" in changes["summary"]
     assert "against what was sent from the local checkout" in changes["summary"]
     assert "-two\n+TWO" in patch and "new ü.txt" not in patch, "not the person's own changes"
+    assert changes["patch_digest"] == hashlib.sha256(patch.encode()).hexdigest()
     resource = await client.read_resource(f"openhands://conversations/{result['conversation_id']}/patch")
-    assert resource.contents[0].text == patch  # type: ignore[union-attr]
+    text = resource.contents[0].text  # type: ignore[union-attr]
+    assert text == f"oh-mcp patch_digest: {changes['patch_digest']}\n\n{patch}", "the digest, then the same patch"
 
 
 async def test_apply_changes_brings_the_work_home_once(fake: FakeOpenHands, client: Client, home: Path) -> None:
@@ -129,15 +139,17 @@ async def test_apply_changes_brings_the_work_home_once(fake: FakeOpenHands, clie
     result = await start(client, str(local))
     remote = sandbox_repo(fake, result)
     sh(remote, "printf 'one\\nTWO\\nthree\\nmine\\n' > a.txt && printf 'added\\n' > added.txt && rm stay.txt")
-    args = {"conversation_id": result["conversation_id"], "local_path": "work"}
+    args = await reviewed(client, result["conversation_id"])
+    before, index = tree(local), (local / ".git" / "index").read_bytes()
     applied = await call(client, "apply_changes", args)
     assert sorted(applied["files"]) == ["a.txt (modified)", "added.txt (added)", "stay.txt (deleted)"]
     assert tree(local) == tree(remote) | {".env": b"SECRET=1\n", "build/out.o": b"out\n", "image.bin": b"a\0b"}
-    assert "apply -R" in applied["undo"]
+    assert (local / ".git" / "index").read_bytes() == index, "the person's index is never changed"
+    assert ".undo.patch" in applied["undo"]
     again = await error_text(client, "apply_changes", args)
     assert "already" in again
     sh(local, applied["undo"])
-    assert (local / "stay.txt").exists() and not (local / "added.txt").exists(), "the undo command undoes it"
+    assert tree(local) == before, "the undo command puts back every byte"
 
 
 async def test_a_local_edit_the_agent_also_made_is_merged_or_refused_untouched(
@@ -149,7 +161,7 @@ async def test_a_local_edit_the_agent_also_made_is_merged_or_refused_untouched(
     sh(remote, "printf 'one\\nTWO\\nthree\\nmine\\n' > a.txt && printf 'added\\n' > added.txt")
     sh(local, "printf 'one\\nZWEI\\nthree\\nmine\\n' > a.txt")  # the same line, changed meanwhile
     before, files = status(local), tree(local)
-    args = {"conversation_id": result["conversation_id"], "local_path": "work"}
+    args = await reviewed(client, result["conversation_id"])
     text = await error_text(client, "apply_changes", args)
     assert "conflict" in text and "a.txt" in text and "nothing was written" in text
     assert status(local) == before and tree(local) == files

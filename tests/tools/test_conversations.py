@@ -596,3 +596,24 @@ async def test_failed_commands_and_error_events_are_marked_as_errors(fake: FakeO
     ]
     fine = [e for e in page["events"] if e["kind"] == "MessageEvent"]
     assert fine and not any(e.get("is_error") for e in fine)
+
+
+async def test_a_send_refused_at_capacity_is_saved_and_its_retry_only_starts_the_agent(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    """Agent server 1.58.2 at its limit of running conversations saves the message, then answers 429."""
+    busy, conv = fake.add_conversation(), fake.add_conversation()
+    fake.agent_run_seconds = 60
+    await call(mcp_client, "send_message", {"conversation_id": busy["id"], "message": "a long task"})
+    fake.run_capacity, fake.agent_run_seconds = 1, 0.05
+    text = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "do X"})
+    assert "was saved" in text and "Do not send it in other words" in text and "rate limit" not in text
+    refused = await error_text(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "do X"})
+    assert "was saved" in refused, "still at capacity: the saved message is not sent a second time"
+    fake.run_capacity = None
+    again = await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "do X"})
+    assert "already saved (not sent again)" in again["next_step"]
+    users = [e for e in fake.events_of(conv["id"]) if e["kind"] == "MessageEvent" and e["source"] == "user"]
+    assert len(users) == 1, "the retry did not send the message a second time"
+    done = await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 5})
+    assert done["final_response"] == "Echo: do X"

@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 from mcp import Client
 
-from oh_mcp.tools.params import EVENT_KINDS, GitProvider
+from oh_mcp.tools.params import EVENT_KINDS, NEWER_EVENT_KINDS, GitProvider
 from tests.fake.state import FakeOpenHands
 from tests.openapi_contract import OpenAPIContract
 
@@ -20,7 +20,8 @@ def test_the_lists_match_the_openapi_document(openapi: OpenAPIContract) -> None:
     assert set(get_args(GitProvider)) == set(schemas["ProviderType"]["enum"])
     search = openapi.doc["paths"]["/api/v1/conversation/{conversation_id}/events/search"]["get"]
     kind = next(p for p in search["parameters"] if p["name"] == "kind__eq")["schema"]
-    assert EVENT_KINDS == set(kind["anyOf"][0]["enum"])
+    assert EVENT_KINDS - NEWER_EVENT_KINDS == set(kind["anyOf"][0]["enum"])
+    assert not NEWER_EVENT_KINDS & set(kind["anyOf"][0]["enum"]), "1.11.0 knows it now: not newer"
 
 
 async def test_an_unknown_event_kind_is_refused_before_any_request(fake: FakeOpenHands, mcp_client: Client) -> None:

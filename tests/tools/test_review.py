@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.types import ResourceLink, ResourceTemplateReference
 
 from oh_mcp import Settings, build_server
-from oh_mcp.review import HUGE_BYTES
+from oh_mcp.review.diffs import HUGE_BYTES
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
 

@@ -231,3 +231,17 @@ async def test_an_agent_server_that_drops_the_connection_is_named(fake: FakeOpen
     fake.conversation(conv["id"]).execution_status = "waiting_for_confirmation"  # type: ignore[union-attr]
     text = await error_text(mcp_client, "get_conversation", {"conversation_id": conv["id"]})
     assert "agent server" in text and "not answering" in text and "OPENHANDS_URL" not in text
+
+
+@pytest.mark.parametrize(("status", "version"), [(404, "1.58.2"), (400, "1.34.0")])
+async def test_an_agent_server_that_no_longer_holds_the_run_reads_as_nothing_running(
+    fake: FakeOpenHands, mcp_client: Client, status: int, version: str
+) -> None:
+    """Agent server 1.58.2 answers an interrupt of a conversation it does not hold with 404, 1.34.0 with 400."""
+    conv = fake.add_conversation()
+    fake.agent_run_seconds = 60
+    await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "a long task"})
+    fake.inject("POST", r"/interrupt$", status, {"detail": "Conversation not found"})
+    result = await call(mcp_client, "interrupt_agent", {"conversation_id": conv["id"]})
+    assert result["interrupted"] is False, version
+    assert result["next_step"] == "Nothing was running: the agent had just stopped on its own."

@@ -6,10 +6,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from .openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient, ServerError, Unavailable
-from .records import ChangedFile, Changes, FileText, RepositoryChanges
-from .review import ChangeStatus, FileChange, skip_reason, summary_line, unified_diff
-from .shaping import RECORD_OVERHEAD, clip, encode_cursor, redact, window
+from ..openhands import AppConversation, InvalidRequest, NotFound, OpenHandsClient, ServerError, Unavailable
+from ..records import ChangedFile, Changes, FileText, RepositoryChanges
+from ..shaping import RECORD_OVERHEAD, clip, encode_cursor, redact, window
+from .diffs import ChangeStatus, FileChange, skip_reason, summary_line, unified_diff
 from .workspace import Repository, Workspace, changed_files, find_workspace, old_text, stat_path
 
 MAX_READ_BYTES = 10 * 2**20  # checked before the download: a file is read whole, then windowed

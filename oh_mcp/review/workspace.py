@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .openhands import AppConversation, CommandResult, InvalidRequest, OpenHandsClient, ServerError
-from .openhands.errors import scrub
-from .review import ChangeStatus, FileChange, is_agent_server_file, pair_moves
+from ..openhands import AppConversation, CommandResult, InvalidRequest, OpenHandsClient, ServerError
+from ..openhands.errors import scrub
+from .diffs import ChangeStatus, FileChange, is_agent_server_file, pair_moves
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 COMMAND_TIMEOUT = 30
