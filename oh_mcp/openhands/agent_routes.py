@@ -35,8 +35,9 @@ ASK = AgentRoute("POST", CONVERSATION + "/ask_agent", body=("question",), reads=
 EVENTS = AgentRoute(
     "GET",
     CONVERSATION + "/events/search",
-    params=("limit", "sort_order"),  # its answer is untyped in both documents: the fake's contract holds it
-    enums={"sort_order": ("TIMESTAMP_DESC",)},
+    # its answer is untyped in both documents: the fake's contract holds it
+    params=("limit", "sort_order", "kind", "source", "timestamp__gte", "timestamp__lt"),
+    enums={"sort_order": ("TIMESTAMP_DESC", "TIMESTAMP")},
 )
 COUNT = AgentRoute("GET", CONVERSATION + "/events/count", params=("kind",))
 DOWNLOAD = AgentRoute("GET", "/api/file/download", params=("path",))

@@ -36,6 +36,7 @@ from .transport import Transport, validate
 
 # The agent server filters events by their class's full name (a bare "ActionEvent" matches nothing).
 ACTION_EVENT_CLASS = "openhands.sdk.event.llm_convertible.action.ActionEvent"
+MESSAGE_EVENT_CLASS = "openhands.sdk.event.llm_convertible.message.MessageEvent"
 
 
 # read_file windows a file it holds whole: a sandbox may send any size, so reading stops here.
@@ -218,9 +219,28 @@ class AgentServerRoutes(Transport):
         data = await self._steer(conversation, routes.ASK, json={"question": question})
         return validate(AgentAnswer, data, "side-question answer").response
 
-    async def agent_events(self, conversation: AppConversation, *, limit: int = 100) -> list[Event]:
-        """The newest events, newest first, straight from the agent server (the app server's copy lags)."""
-        params = {"limit": limit, "sort_order": "TIMESTAMP_DESC"}
+    async def agent_events(
+        self,
+        conversation: AppConversation,
+        *,
+        limit: int = 100,
+        newest_first: bool = True,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> list[Event]:
+        """Events straight from the agent server (the app server's copy lags), newest first unless told;
+        `since` and `before` are event timestamps as the agent server gave them (its local time)."""
+        params: dict[str, Any] = {"limit": limit, "sort_order": "TIMESTAMP_DESC" if newest_first else "TIMESTAMP"}
+        params |= {k: v for k, v in (("timestamp__gte", since), ("timestamp__lt", before)) if v is not None}
+        data = await self._steer(conversation, routes.EVENTS, params=params)
+        return validate(Page[Event], data, "agent event page").items
+
+    async def user_messages(
+        self, conversation: AppConversation, *, limit: int = 100, newest_first: bool = True
+    ) -> list[Event]:
+        """The person's messages (each begins a turn), from the agent server."""
+        order = "TIMESTAMP_DESC" if newest_first else "TIMESTAMP"
+        params = {"limit": limit, "sort_order": order, "kind": MESSAGE_EVENT_CLASS, "source": "user"}
         data = await self._steer(conversation, routes.EVENTS, params=params)
         return validate(Page[Event], data, "agent event page").items
 

@@ -1,17 +1,26 @@
 """The 2025-11-25 form of tasks, for clients that came through the `initialize` handshake and
 declared task support (VS Code): the `tasks.requests.tools.call` capability, `execution.taskSupport`
 on the task tools, a `tools/call` with `task` answered by `CreateTaskResult`, and `tasks/get`,
-`tasks/result` (blocks; approvals on the way are asked by elicitation related to the task),
-`tasks/list` and `tasks/cancel`, with `notifications/tasks/status` on the request's stream.
+`tasks/result` (blocks) and `tasks/cancel`, with `notifications/tasks/status` on the request's stream.
 
-It reads and acts through the same mapping and follower as the 2026-07-28 extension (wire.py).
+Approvals: a client may only poll `tasks/get` and never call `tasks/result` while a task waits
+(ext-tasks 0.2.2 does so). So the person is asked, by elicitation related to the task, as soon as any
+read of the task sees actions waiting: from `tasks/get` on the session's own channel (stdio, or the
+standalone stream over HTTP), from `tasks/result` on its stream. Each waiting set of actions is asked
+about once per session, whichever saw it first.
+
+`tasks/list` is not offered: the truth (the caller's tasks under the ids they were created with,
+finished ones included) is known only to a table, and tasks here have none (see README).
+
+It reads and acts through core.py, as the 2026-07-28 form (wire.py) does.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from mcp import MCPError
@@ -20,28 +29,42 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, TaskStatusNotification
 from mcp.types.jsonrpc import INVALID_PARAMS
 
-from ..openhands import AuthFailed, ExecutionStatus, NotFound, OpenHandsError
-from . import wire
-from .follow import TaskGone, answer, cancel, cancel_when_started, now_ms, still_starting
-from .mapping import POLL_INTERVAL_MS, TTL_MS, TaskRef, Verdict
-
-if TYPE_CHECKING:
-    from .wire import ListParams, TaskParams, TasksExtension
+from ..openhands import AuthFailed, OpenHandsError, PendingAction
+from .core import (
+    TaskCore,
+    TaskParams,
+    approval_request,
+    decision_of,
+    holds_its_message,
+    iso,
+    not_found,
+    ref_of,
+    runtime_of,
+    scrub,
+)
+from .follow import TaskGone, answer, now_ms
+from .mapping import POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, Verdict, approval_key
 
 logger = logging.getLogger(__name__)
 
 VERSION = "2025-11-25"
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 RESULT_WAIT_SECONDS = 3600.0
-CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+ASK_SECONDS = 3600.0  # how long a question asked on the session's channel waits for its answer
+CAPABILITY: dict[str, Any] = {"cancel": {}, "requests": {"tools": {"call": {}}}}
 
 
 class LegacyTasks:
     """Middleware for the handshake form's capability, tool listing and task-augmented calls, plus its
     tasks/* handlers (bound by the extension)."""
 
-    def __init__(self, extension: TasksExtension) -> None:
-        self.ext = extension
+    def __init__(self, core: TaskCore) -> None:
+        self.core = core
+        # Per connection: the approval keys already asked about (or being asked), so nobody is asked twice.
+        self._asked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        # Connections whose own channel could not carry a question (stateless HTTP has none): tasks/get
+        # stops trying there, and tasks/result asks on its own stream.
+        self._no_channel: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "initialize":
@@ -52,13 +75,13 @@ class LegacyTasks:
         if ctx.protocol_version != VERSION:
             return await call_next(ctx)
         if ctx.method == "tools/list":
-            listed: HandlerResult = _with_execution(await call_next(ctx), self.ext.tools_with_tasks)
+            listed: HandlerResult = _with_execution(await call_next(ctx), self.core.tools_with_tasks)
             return listed
         params = dict(ctx.params or {})
         if (
             ctx.method == "tools/call"
             and params.get("task") is not None
-            and params.get("name") in self.ext.tools_with_tasks
+            and params.get("name") in self.core.tools_with_tasks
         ):
             created: HandlerResult = await self._create(ctx, call_next, params)
             return created
@@ -66,18 +89,19 @@ class LegacyTasks:
 
     async def _create(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, params: dict[str, Any]) -> Any:
         name, args = params["name"], dict(params.get("arguments") or {})
+        client = runtime_of(ctx).client
         if name == "wait_for_agent":
-            if args.get("other_ids") or not self.ext.accepts(name, args):
+            if args.get("other_ids") or not self.core.accepts(name, args):
                 return await call_next(ctx)
             try:
-                conversation = await wire.runtime_of(ctx).client.get_conversation(str(args.get("conversation_id", "")))
+                conversation = await client.get_conversation(str(args.get("conversation_id", "")))
             except (OpenHandsError, ValueError):
                 return await call_next(ctx)
-            made: tuple[TaskRef, str | None] | None = (TaskRef("w", conversation.id, now_ms()), conversation.id)
+            ref: TaskRef | None = await self.core.waited(client, conversation)
         else:
             if name == "send_message" and args.get("run") is False:
                 return await call_next(ctx)
-            held = name == "start_conversation" and wire.holds_its_message(args)
+            held = name == "start_conversation" and holds_its_message(args)
             if name == "start_conversation" and not held:
                 ctx = replace(ctx, params={**params, "arguments": {**args, "wait": False}})
             result = await call_next(ctx)
@@ -86,116 +110,150 @@ class LegacyTasks:
                 return result
             if held and structured.get("status") != "READY":
                 return result  # it says that nothing was sent, and how to go on
-            made = wire.task_for("s" if name == "start_conversation" else "m", structured)
-            if made is None:
+            kind: Kind = "s" if name == "start_conversation" else "m"
+            ref = await self.core.begun(client, kind, structured, str(args.get("message", "")))
+            if ref is None:
                 return result
-        assert made is not None
-        ref, _ = made
+        assert ref is not None
         return {"task": task_fields(ref, Verdict("working", "starting" if ref.kind == "s" else "the agent is working"))}
 
     # ---- tasks/* -----------------------------------------------------------------------------
 
     async def get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        ref = wire.ref_of(params.task_id)
-        return task_fields(ref, await self._verdict(ctx, ref))
+        """The task's status. Actions waiting for approval are asked about now, on the session's own
+        channel, for a client that polls and never calls tasks/result while the task waits."""
+        ref = ref_of(params.task_id)
+        verdict, pending = await self._see(ctx, ref)
+        if verdict.status == "input_required" and verdict.conversation is not None and self._may_ask(ctx):
+            key = self._claim(ctx, pending)
+            if key is not None:
+                runtime_of(ctx).spawn(self._ask_on_session, ctx, ref, verdict, pending, key)
+        return task_fields(ref, verdict)
 
-    async def _verdict(self, ctx: ServerRequestContext[Any, Any], ref: TaskRef) -> Verdict:
+    async def _see(self, ctx: ServerRequestContext[Any, Any], ref: TaskRef) -> tuple[Verdict, list[PendingAction]]:
         try:
-            return (await self.ext.follower.see(wire.runtime_of(ctx).client, ref)).verdict
+            seen = await self.core.follower.see(runtime_of(ctx).client, ref)
         except (TaskGone, AuthFailed):
-            raise wire.not_found(ref.task_id) from None
+            raise not_found(ref.task_id) from None
         except OpenHandsError as exc:
-            return Verdict("working", f"OpenHands did not answer ({exc.message}); still following")
+            return Verdict("working", f"OpenHands did not answer ({exc.message}); still following"), []
+        return seen.verdict, seen.pending
 
     async def result(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        """Block until the task ends, asking the person about pending actions on the way; then the
-        call's own result (or an error result saying why it ended otherwise)."""
-        ref = wire.ref_of(params.task_id)
-        client = wire.runtime_of(ctx).client
+        """Block until the task ends, asking the person about pending actions on the way (unless they
+        were asked already); then the call's own result (or an error result saying why it ended
+        otherwise)."""
+        ref = ref_of(params.task_id)
         last: str | None = None
         with anyio.move_on_after(RESULT_WAIT_SECONDS):
             while True:
-                seen = await self.ext.follower.see(client, ref)
-                verdict = seen.verdict
+                verdict, pending = await self._see(ctx, ref)
                 if verdict.status != last:
                     await _notify(ctx, ref, verdict)
                     last = verdict.status
                 if verdict.status == "input_required" and verdict.conversation is not None:
-                    await self._ask(ctx, ref, verdict, seen.pending)
+                    if self._claim(ctx, pending) is not None:
+                        await self._ask(ctx, ref, verdict, pending, related=True)
                 elif verdict.terminal:
                     return await self._final(ctx, ref, verdict)
-                await anyio.sleep(self.ext.follower.conversations.interval)
+                await anyio.sleep(self.core.follower.conversations.interval)
         return _ended(ref, "The task is still running; call tasks/result again.", error=True)
 
-    async def _ask(self, ctx: ServerRequestContext[Any, Any], ref: TaskRef, verdict: Verdict, pending: Any) -> None:
+    def _may_ask(self, ctx: ServerRequestContext[Any, Any]) -> bool:
+        if _connection(ctx) in self._no_channel:
+            return False
+        settings = runtime_of(ctx).settings
+        capabilities = ctx.session.client_capabilities
+        return (
+            settings.approvals == "elicit"
+            and not settings.read_only
+            and capabilities is not None
+            and capabilities.elicitation is not None
+        )
+
+    def _claim(self, ctx: ServerRequestContext[Any, Any], pending: list[PendingAction]) -> str | None:
+        """The approval key of these actions if this session has not asked about them yet (and now has)."""
+        key = approval_key(pending)
+        asked = self._asked.setdefault(_connection(ctx), set())
+        if key in asked:
+            return None
+        asked.add(key)
+        return key
+
+    async def _ask_on_session(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        ref: TaskRef,
+        verdict: Verdict,
+        pending: list[PendingAction],
+        key: str,
+    ) -> None:
+        try:
+            with anyio.move_on_after(ASK_SECONDS):
+                await self._ask(ctx, ref, verdict, pending, related=False)
+        except Exception as exc:  # no channel, or the session ended: tasks/result may still ask
+            logger.info("approval for task %s not asked on the session: %s", ref.task_id, exc)
+            self._no_channel.add(_connection(ctx))
+            self._asked.get(_connection(ctx), set()).discard(key)
+
+    async def _ask(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        ref: TaskRef,
+        verdict: Verdict,
+        pending: list[PendingAction],
+        *,
+        related: bool,
+    ) -> None:
+        """Ask by elicitation tagged with the task; on tasks/result's own stream when `related`, else on
+        the session's channel (its request has been answered already)."""
         assert verdict.conversation is not None
-        [(key, request)] = wire.approval_request(verdict.conversation, pending).items()
+        [(key, request)] = approval_request(verdict.conversation, pending).items()
         form = request["params"]
         elicit = ElicitRequest(
             params=ElicitRequestFormParams(
-                message=wire.scrub(form["message"]),
+                message=scrub(form["message"]),
                 requested_schema=form["requestedSchema"],
                 _meta={RELATED_TASK: {"taskId": ref.task_id}},
             )
         )
+        metadata = ServerMessageMetadata(related_request_id=ctx.request_id) if related else None
         try:
-            response = await ctx.session.send_request(
-                elicit, ElicitResult, metadata=ServerMessageMetadata(related_request_id=ctx.request_id)
-            )
+            response = await ctx.session.send_request(elicit, ElicitResult, metadata=metadata)
         except MCPError as exc:
             raise MCPError(code=INVALID_PARAMS, message=f"Approval could not be asked: {exc}") from None
-        accept, reason = wire.decision_of(response.model_dump(by_alias=True, mode="json", exclude_none=True))
-        client = wire.runtime_of(ctx).client
+        accept, reason = decision_of(response.model_dump(by_alias=True, mode="json", exclude_none=True))
+        client = runtime_of(ctx).client
         await answer(client, verdict.conversation, key, accept, reason)
-        self.ext.follower.forget(client, verdict.conversation.id)
+        self.core.follower.forget(client, verdict.conversation.id)
 
     async def _final(self, ctx: ServerRequestContext[Any, Any], ref: TaskRef, verdict: Verdict) -> dict[str, Any]:
         if verdict.status == "completed" and verdict.conversation is not None:
-            return {**await self.ext.completed(ctx, verdict.conversation), "_meta": _related(ref)}
+            done = await self.core.completed(ctx, verdict)
+            done.pop("resultType", None)  # the 2025-11-25 CallToolResult has none
+            return {**done, "_meta": {**done.get("_meta", {}), **_related(ref)}}
         word = "failed" if verdict.status == "failed" else "cancelled"
         return _ended(ref, f"Task {word}: {verdict.message}", error=True)
 
-    async def list(self, ctx: ServerRequestContext[Any, Any], params: ListParams) -> dict[str, Any]:
-        """The caller's delegations still running (or waiting for approval), as wait tasks."""
-        client = wire.runtime_of(ctx).client
-        page = await client.search_conversations(limit=100, page_id=params.cursor)
-        live = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_FOR_CONFIRMATION)
-        tasks = []
-        for c in page.items:
-            if c.execution_status in live:
-                status = (
-                    "input_required" if c.execution_status == ExecutionStatus.WAITING_FOR_CONFIRMATION else "working"
-                )
-                ref = TaskRef("w", c.id, int(c.created_at.timestamp() * 1000))
-                tasks.append(task_fields(ref, Verdict(status, f"{c.title or c.id}: {c.execution_status}")))  # type: ignore[arg-type]
-        return {"tasks": tasks, **({"nextCursor": page.next_page_id} if page.next_page_id else {})}
-
     async def cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        ref = wire.ref_of(params.task_id)
-        rt = wire.runtime_of(ctx)
-        verdict = await self._verdict(ctx, ref)
-        if verdict.terminal and verdict.status != "cancelled":
-            raise MCPError(code=INVALID_PARAMS, message=f"Cannot cancel task {ref.task_id}: it is {verdict.status}.")
-        try:
-            if verdict.conversation is not None:
-                await cancel(rt.client, verdict.conversation)
-                self.ext.follower.forget(rt.client, verdict.conversation.id)
-            elif ref.kind == "s":
-                if not await cancel_when_started(rt.client, ref.target):
-                    raise still_starting(ref.task_id)
-        except (NotFound, AuthFailed):
-            raise wire.not_found(ref.task_id) from None
+        ref = ref_of(params.task_id)
+        await self.core.cancel(ctx, ref)
         message = "cancelled: the agent is stopped; send_message lets it go on"
         return task_fields(ref, Verdict("cancelled", message))
 
 
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The session proper: ctx.session is a proxy made anew for each request, over this connection."""
+    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+
+
 def task_fields(ref: TaskRef, verdict: Verdict) -> dict[str, Any]:
-    stamp = wire.iso(now_ms())
+    stamp = iso(now_ms())
     return {
         "taskId": ref.task_id,
         "status": verdict.status,
-        "statusMessage": wire.scrub(verdict.message),
-        "createdAt": wire.iso(ref.created_ms),
+        "statusMessage": scrub(verdict.message),
+        "createdAt": iso(ref.created_ms),
         "lastUpdatedAt": stamp,
         "ttl": TTL_MS,
         "pollInterval": POLL_INTERVAL_MS,
@@ -214,7 +272,7 @@ def _related(ref: TaskRef) -> dict[str, Any]:
 
 
 def _ended(ref: TaskRef, text: str, *, error: bool) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": wire.scrub(text)}], "isError": error, "_meta": _related(ref)}
+    return {"content": [{"type": "text", "text": scrub(text)}], "isError": error, "_meta": _related(ref)}
 
 
 async def _notify(ctx: ServerRequestContext[Any, Any], ref: TaskRef, verdict: Verdict) -> None:

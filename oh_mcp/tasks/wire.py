@@ -1,56 +1,40 @@
 """The tasks extension on the wire (`io.modelcontextprotocol/tasks`, 2026-07-28): a `tools/call`
 that declares it gets a task back from start_conversation, send_message and wait_for_agent, and
 `tasks/get`, `tasks/update` and `tasks/cancel` answer from OpenHands each time (mapping.py says
-what a state means, follow.py reads and acts). A call that does not declare the extension is
-passed through untouched.
+what a state means, follow.py reads and acts, core.py holds what this form shares with the
+2025-11-25 one). A call that does not declare the extension is passed through untouched.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from mcp import MCPError
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.elicitation import render_elicitation_schema
-from mcp.server.extension import Extension, MethodBinding, RequestHandler
-from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolRequestParams, CallToolResult, PaginatedRequestParams, RequestParams, TextContent
-from mcp.types.jsonrpc import INVALID_PARAMS
-from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.types import CallToolRequestParams, CallToolResult, TextContent
 
-from ..openhands import AppConversation, AuthFailed, NotFound, OpenHandsClient, OpenHandsError, PendingAction
-from ..openhands.redaction import secrets_in_scope
-from ..outbound import scrub_tool_result, scrub_tree
-from ..review.changes import list_changes
-from ..review.diffs import summary_line
-from ..runtime import Runtime
-from ..tools.approvals import Decision, listing
-from ..tools.arguments import accepts
-from .follow import Follower, TaskGone, answer, cancel, cancel_when_started, now_ms, still_starting
-from .legacy import LegacyTasks
-from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef, approval_key, parse_task_id
+from ..openhands import AuthFailed, NotFound, OpenHandsClient, OpenHandsError
+from .core import (
+    MODERN,
+    TASK_FAILED,
+    TaskCore,
+    TaskParams,
+    approval_request,
+    decision_of,
+    holds_its_message,
+    iso,
+    not_found,
+    ref_of,
+    runtime_of,
+    scrub,
+)
+from .follow import TaskGone, answer, now_ms
+from .mapping import APPROVAL_PREFIX, POLL_INTERVAL_MS, TTL_MS, Kind, TaskRef
 
 logger = logging.getLogger(__name__)
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 AGENT_TASK_META = "com.anthropic/agent-task"
-TASK_TOOLS = ("start_conversation", "send_message", "wait_for_agent")
-COMPLETION_WAIT = 5  # seconds wait_for_agent may take to read a settled agent's answer
-MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
-LEGACY = frozenset({"2025-11-25"})  # the one handshake version with tasks
-ERAS = MODERN | LEGACY
-TASK_FAILED = -32603
-
-
-class TaskParams(RequestParams):
-    task_id: str
-
-
-class ListParams(PaginatedRequestParams):
-    pass
 
 
 class UpdateParams(TaskParams):
@@ -65,74 +49,12 @@ def declared(ctx: ServerRequestContext[Any, Any], extension: str = TASKS_EXTENSI
     return capabilities is not None and extension in (capabilities.extensions or {})
 
 
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+class ModernTasks:
+    """The 2026-07-28 form: task-creating tools/call (intercepted by the extension), tasks/get,
+    tasks/update and tasks/cancel; and a plain wait that asks for approval inside its result."""
 
-
-def approval_request(conversation: AppConversation, pending: Sequence[PendingAction]) -> dict[str, Any]:
-    """One form input request showing every pending action; its key names exactly those actions."""
-    who = conversation.title or conversation.id
-    message = (
-        f"The OpenHands agent of '{who}' asks to: {listing(list(pending), conversation)}. Accept it, or reject it "
-        "with a reason the agent will read?"
-    )
-    params = {"mode": "form", "message": message, "requestedSchema": render_elicitation_schema(Decision)}
-    return {approval_key(pending): {"method": "elicitation/create", "params": params}}
-
-
-def decision_of(response: dict[str, Any]) -> tuple[bool, str]:
-    """(accept, reason) from an elicitation answer: decline and cancel reject with no reason."""
-    content = response.get("content") if response.get("action") == "accept" else None
-    if not isinstance(content, dict):
-        return False, ""
-    reason = content.get("reason")
-    return content.get("decision") == "accept", reason.strip() if isinstance(reason, str) else ""
-
-
-class TasksExtension(Extension):
-    """Serves tasks for the tools in `tools` (those of TASK_TOOLS the server has enabled)."""
-
-    identifier = TASKS_EXTENSION
-
-    def __init__(self, tools: Collection[str], read_interval: float = POLL_INTERVAL_MS / 1000) -> None:
-        self.tools_with_tasks = frozenset(t for t in TASK_TOOLS if t in tools and "wait_for_agent" in tools)
-        self.follower = Follower(min(read_interval, POLL_INTERVAL_MS / 1000))
-        self._server: MCPServer[Runtime] | None = None
-        self.legacy = LegacyTasks(self)
-
-    def bind(self, server: MCPServer[Runtime]) -> None:
-        """The server whose tools a task runs (set once it is built); adds the 2025-11-25 form's
-        middleware, which must see tools/call before the SDK shapes its result."""
-        self._server = server
-        if self.tools_with_tasks:
-            server.middleware.append(self.legacy)
-
-    async def call_tool(
-        self, ctx: ServerRequestContext[Any, Any], name: str, arguments: dict[str, Any]
-    ) -> CallToolResult:
-        assert self._server is not None
-        call = CallToolRequestParams(name=name, arguments=arguments)
-        # MCPServer has no public way to call a tool from an extension.
-        result = await self._server._handle_call_tool(ctx, call)  # pyright: ignore[reportPrivateUsage]
-        assert isinstance(result, CallToolResult)
-        return result
-
-    def methods(self) -> Sequence[MethodBinding]:
-        if not self.tools_with_tasks:
-            return ()
-        return (
-            MethodBinding("tasks/get", TaskParams, self._by_era(self._get, self.legacy.get), ERAS),
-            MethodBinding("tasks/update", UpdateParams, self._update, MODERN),
-            MethodBinding("tasks/cancel", TaskParams, self._by_era(self._cancel, self.legacy.cancel), ERAS),
-            MethodBinding("tasks/result", TaskParams, self.legacy.result, LEGACY),
-            MethodBinding("tasks/list", ListParams, self.legacy.list, LEGACY),
-        )
-
-    def _by_era(self, modern: RequestHandler, legacy: RequestHandler) -> RequestHandler:
-        async def handle(ctx: ServerRequestContext[Any, Any], params: Any) -> HandlerResult:
-            return await (modern if ctx.protocol_version in MODERN else legacy)(ctx, params)
-
-        return handle
+    def __init__(self, core: TaskCore) -> None:
+        self.core = core
 
     # ---- tools/call -----------------------------------------------------------------------------
 
@@ -141,8 +63,8 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         args = dict(params.arguments or {})
         asking = params.name == "wait_for_agent" and (args.get("other_ids") or not declared(ctx)) and self._asks(ctx)
-        tasked = params.name in self.tools_with_tasks and declared(ctx)
-        if not (asking or tasked) or not self.accepts(params.name, args):
+        tasked = params.name in self.core.tools_with_tasks and declared(ctx)
+        if not (asking or tasked) or not self.core.accepts(params.name, args):
             return await call_next(ctx)  # nothing to do first, or the tool refuses these arguments itself
         if asking:
             return await self._wait_asking(params, ctx, call_next)
@@ -151,7 +73,7 @@ class TasksExtension(Extension):
         if params.name == "send_message":
             if args.get("run") is False:  # nothing will run: no work to follow
                 return await call_next(ctx)
-            return await self._after_call(ctx, await call_next(ctx), "m")
+            return await self._after_call(ctx, await call_next(ctx), "m", str(args.get("message", "")))
         if args.get("other_ids"):
             return await call_next(ctx)
         client = runtime_of(ctx).client
@@ -159,12 +81,7 @@ class TasksExtension(Extension):
             conversation = await client.get_conversation(str(args.get("conversation_id", "")))
         except (OpenHandsError, ValueError):
             return await call_next(ctx)  # the tool words the error
-        return self._created(TaskRef("w", conversation.id, now_ms()), conversation.id)
-
-    def accepts(self, name: str, args: dict[str, Any]) -> bool:
-        """Whether the tool takes these arguments (checked before acting on a call, never after)."""
-        assert self._server is not None
-        return accepts(self._server, name, args)
+        return self._created(await self.core.waited(client, conversation), conversation.id)
 
     def _asks(self, ctx: ServerRequestContext[Any, Any]) -> bool:
         """Whether a plain 2026-07-28 wait may ask the person inside its result (the era has no
@@ -224,23 +141,24 @@ class TasksExtension(Extension):
         args: dict[str, Any],
         call_next: CallNext,
     ) -> HandlerResult:
-        assert self._server is not None
+        assert self.core.server is not None
         if holds_its_message(args):
             result = await call_next(ctx)
             ready = isinstance(result, CallToolResult) and (result.structured_content or {}).get("status") == "READY"
             return await self._after_call(ctx, result, "s") if ready else result
         started = params.model_copy(update={"arguments": {**args, "wait": False}})
         # MCPServer has no public way to call a tool with other arguments from an interceptor.
-        result = await self._server._handle_call_tool(ctx, started)  # pyright: ignore[reportPrivateUsage]
+        result = await self.core.server._handle_call_tool(ctx, started)  # pyright: ignore[reportPrivateUsage]
         return await self._after_call(ctx, result, "s")
 
     async def _after_call(
-        self, ctx: ServerRequestContext[Any, Any], result: HandlerResult, kind: Kind
+        self, ctx: ServerRequestContext[Any, Any], result: HandlerResult, kind: Kind, text: str = ""
     ) -> HandlerResult:
         if not isinstance(result, CallToolResult) or result.is_error or not result.structured_content:
             return result
-        made = task_for(kind, result.structured_content)
-        return result if made is None else self._created(*made)
+        record = result.structured_content
+        ref = await self.core.begun(runtime_of(ctx).client, kind, record, text)
+        return result if ref is None else self._created(ref, record.get("conversation_id"))
 
     def _created(self, ref: TaskRef, conversation_id: str | None) -> dict[str, Any]:
         what = f"conversation {conversation_id}" if conversation_id else f"a new conversation (start task {ref.target})"
@@ -269,11 +187,11 @@ class TasksExtension(Extension):
 
     # ---- tasks/* --------------------------------------------------------------------------------
 
-    async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
+    async def get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
         ref = ref_of(params.task_id)
         client = runtime_of(ctx).client
         try:
-            seen = await self.follower.see(client, ref)
+            seen = await self.core.follower.see(client, ref)
         except (TaskGone, AuthFailed):
             raise not_found(params.task_id) from None
         except OpenHandsError as exc:  # OpenHands is out of reach for now: the task itself goes on
@@ -283,103 +201,26 @@ class TasksExtension(Extension):
         if verdict.status == "input_required" and verdict.conversation is not None:
             out["inputRequests"] = scrub(approval_request(verdict.conversation, seen.pending))
         elif verdict.status == "completed" and verdict.conversation is not None:
-            out["result"] = await self.completed(ctx, verdict.conversation)
+            out["result"] = await self.core.completed(ctx, verdict)
         elif verdict.status == "failed":
             out["error"] = {"code": TASK_FAILED, "message": scrub(verdict.message)}
         return out
 
-    async def completed(self, ctx: ServerRequestContext[Any, Any], conversation: AppConversation) -> dict[str, Any]:
-        """What wait_for_agent gives for the settled agent, plus one line on the changed files."""
-        assert self._server is not None
-        arguments = {"conversation_id": conversation.id, "timeout_seconds": COMPLETION_WAIT}
-        result = await self.call_tool(ctx, "wait_for_agent", arguments)
-        line = await changes_line(runtime_of(ctx).client, conversation, self._server)
-        if line:
-            result.content.append(TextContent(type="text", text=line))
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"result_type"})
-        return scrub_tool_result(dumped, secrets_in_scope())
-
-    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
+    async def update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
         ref = ref_of(params.task_id)
         client = runtime_of(ctx).client
         for key, response in (params.input_responses or {}).items():
             if not key.startswith(APPROVAL_PREFIX):
                 continue
             try:
-                _, conversation = await self.follower.resolve(client, ref)
+                _, conversation = await self.core.follower.resolve(client, ref)
                 if conversation is not None:
                     await answer(client, conversation, key, *decision_of(response))
-                    self.follower.forget(client, conversation.id)
+                    self.core.follower.forget(client, conversation.id)
             except (TaskGone, NotFound, AuthFailed):
                 raise not_found(params.task_id) from None
         return {}
 
-    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
-        ref = ref_of(params.task_id)
-        rt = runtime_of(ctx)
-        try:
-            early, conversation = await self.follower.resolve(rt.client, ref)
-            if conversation is not None:
-                await cancel(rt.client, await rt.client.get_conversation(conversation.id))
-                self.follower.forget(rt.client, conversation.id)
-            elif early is not None and early.status == "working":
-                if not await cancel_when_started(rt.client, ref.target):
-                    raise still_starting(ref.task_id)
-        except (TaskGone, NotFound, AuthFailed):
-            raise not_found(params.task_id) from None
+    async def cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
+        await self.core.cancel(ctx, ref_of(params.task_id))
         return {}
-
-
-async def changes_line(
-    client: OpenHandsClient, conversation: AppConversation, server: MCPServer[Runtime]
-) -> str | None:
-    """E.g. "Changes: 2 files changed, +10 -1; get_changes shows the diffs." None when unreadable."""
-    if server._tool_manager.get_tool("get_changes") is None:  # pyright: ignore[reportPrivateUsage]
-        return None
-    try:
-        _, found = await list_changes(client, conversation)
-    except OpenHandsError as exc:
-        logger.info("changes of %s not read: %s", conversation.id, exc.message)
-        return None
-    how = f'get_changes(conversation_id="{conversation.id}") shows the diffs.' if found else ""
-    return f"Changes: {summary_line(f.change for f in found)} {how}".strip()
-
-
-def holds_its_message(args: dict[str, Any]) -> bool:
-    """Whether a start has work to do once READY that only the call holds: its message (sent after the
-    approval policy or the upload) or its title (set on the agent server too, so auto-titling keeps
-    it). Left to a background job it would die with the process or a stateless worker and fail
-    unseen. So such a call waits for READY as a plain start does, the task follows the agent from
-    there, and a start that outlives the wait answers plainly, saying what was not done."""
-    return args.get("confirm", "never") != "never" or bool(args.get("local_path")) or bool(args.get("title"))
-
-
-def task_for(kind: Kind, record: dict[str, Any]) -> tuple[TaskRef, str | None] | None:
-    """The task a start's or a message's result begins, with its conversation id if known; None for a
-    start that failed at once."""
-    if kind == "s":
-        if record.get("status") == "ERROR":
-            return None
-        return TaskRef("s", str(record["task_id"]), now_ms()), record.get("conversation_id")
-    return TaskRef("m", str(record["conversation_id"]), now_ms()), str(record["conversation_id"])
-
-
-def runtime_of(ctx: ServerRequestContext[Any, Any]) -> Runtime:
-    runtime = ctx.lifespan_context
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-def ref_of(task_id: str) -> TaskRef:
-    ref = parse_task_id(task_id)
-    if ref is None:
-        raise not_found(task_id)
-    return ref
-
-
-def not_found(task_id: str) -> MCPError:
-    return MCPError(code=INVALID_PARAMS, message=f"Task not found: {task_id[:80]}")
-
-
-def scrub(value: Any) -> Any:
-    return scrub_tree(value, secrets_in_scope())

@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from oh_mcp.openhands import OpenHandsClient
-from tests.tasks.raw import Raw, Stdio
+from tests.tasks.raw import Raw, RawError, Stdio
 
 from .harness import AppServer
 from .install import say
@@ -176,5 +176,51 @@ async def test_cancel_during_a_slow_step_pauses_the_agent_within_seconds(app_ser
             paused = [c for c in found.items if c.execution_status == "paused"]
             assert paused, [c.execution_status for c in found.items]
             conv_id = paused[0].id
+        finally:
+            await delete(app_server, conv_id)
+
+
+async def agent_status(app_server: AppServer, conv_id: str) -> str | None:
+    async with OpenHandsClient(app_server.url) as oh:
+        return (await oh.get_conversation(conv_id)).execution_status
+
+
+async def test_a_task_is_its_turn_a_later_turn_and_its_cancel_leave_it_finished(app_server: AppServer) -> None:
+    """Task 1 completes; a second message runs as task 2; task 1 stays completed with its own answer
+    through task 2's run and after task 2 is cancelled; cancelling task 1 is refused and task 2 runs
+    on. Real OpenHands 1.11.0, the 2026-07-28 form."""
+    first_token, second_token = ("turn-" + uuid.uuid4().hex[:8] for _ in range(2))
+    conv_id = None
+    async with tasks_client(app_server) as raw:
+        try:
+            first = await start(raw, f"SAY: {first_token}")
+            done = await poll(raw, first, "completed", "failed", "cancelled")
+            assert done["status"] == "completed", done
+            assert done["result"]["resultType"] == "complete"
+            conv_id = done["result"]["structuredContent"]["conversation_id"]
+            assert first_token in done["result"]["structuredContent"]["final_response"], done["result"]
+            sent = await raw.tool(
+                "send_message", {"conversation_id": conv_id, "message": f"SLOW: 60\nSAY: {second_token}"}
+            )
+            assert sent["resultType"] == "task", sent
+            second = sent["taskId"]
+            await raw.until(second, "working", seconds=120, saying="running")
+            during = await raw.get(first)
+            assert during["status"] == "completed", during
+            assert first_token in during["result"]["structuredContent"]["final_response"], during["result"]
+            with pytest.raises(RawError) as refused:
+                await raw.call("tasks/cancel", {"taskId": first})
+            assert refused.value.error["code"] == -32602, refused.value.error
+            assert await agent_status(app_server, conv_id) == "running", "task 2 runs on after task 1's cancel"
+            await raw.call("tasks/cancel", {"taskId": second})
+            cancelled = await raw.until(second, "cancelled", "completed", "failed", seconds=15)
+            assert cancelled["status"] == "cancelled", cancelled
+            after = await raw.get(first)
+            assert after["status"] == "completed", after
+            assert first_token in after["result"]["structuredContent"]["final_response"], after["result"]
+            assert second_token not in after["result"]["structuredContent"]["final_response"]
+            with pytest.raises(RawError) as again:
+                await raw.call("tasks/cancel", {"taskId": second})
+            assert again.value.error["code"] == -32602, again.value.error
         finally:
             await delete(app_server, conv_id)

@@ -420,8 +420,26 @@ def _agent_events(fake: FakeOpenHands, request: Request) -> tuple[list[dict[str,
     if error:
         return [], error
     # The agent server matches an event's full class name, e.g. openhands.sdk.event.….ActionEvent.
-    kind = request.query_params.get("kind")
-    return [e for e in rec.events if kind is None or ("." in kind and kind.rsplit(".", 1)[1] == e["kind"])], None
+    query = request.query_params
+    kind, source = query.get("kind"), query.get("source")
+    # Like the agent server: a timestamp filter is parsed, made naive local time, and compared with
+    # each event's (naive local) timestamp as ISO text.
+    since, before = (_server_time(query.get(name)) for name in ("timestamp__gte", "timestamp__lt"))
+    return [
+        e
+        for e in rec.events
+        if (kind is None or ("." in kind and kind.rsplit(".", 1)[1] == e["kind"]))
+        and (source is None or e.get("source") == source)
+        and (since is None or e["timestamp"] >= since)
+        and (before is None or e["timestamp"] < before)
+    ], None
+
+
+def _server_time(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return (parsed.astimezone(None).replace(tzinfo=None) if parsed.tzinfo else parsed).isoformat()
 
 
 async def agent_search_events(fake: FakeOpenHands, request: Request) -> Response:

@@ -81,6 +81,8 @@ class ConversationRec:
     updated_at: str = field(default_factory=now_iso)
     execution_status: str = "idle"
     running_until: float | None = None
+    runs_at: float | None = None  # a delivered message's run begins then (see pickup_seconds)
+    running_actions: list[dict[str, Any]] = field(default_factory=list)  # observations still to come
     pending: str | None = None
     final: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -141,6 +143,12 @@ class FakeOpenHands:
         self.start_sandbox_seconds = 0.05
         self.resume_seconds = 0.05
         self.agent_run_seconds = 0.05
+        # How long a run=true message leaves the agent in its previous status before it runs, as the
+        # agent server's background run does for a moment.
+        self.pickup_seconds = 0.0
+        # How long an accepted action runs before its observation is recorded: until then it shows in
+        # the events as an action with no observation, as on a real agent server.
+        self.action_seconds = 0.0
         # Like 1.11.0's SetTitleCallbackProcessor: this long after the first message, the app's title
         # is overwritten with the agent server's (auto-generated unless set). None: no auto-title.
         self.auto_title_seconds: float | None = None
@@ -440,10 +448,15 @@ class FakeOpenHands:
                 rec.agent_title = rec.agent_title or "Auto: " + text[:40]
                 rec.title_copy_at = time.monotonic() + self.auto_title_seconds
             if run:
-                rec.execution_status = "running"
                 rec.pending, rec.runs_done = text, 0
-                rec.running_until = time.monotonic() + self.agent_run_seconds
-                self.add_events(rec, _state_event("running"))
+                rec.runs_at = time.monotonic() + self.pickup_seconds
+                if self.pickup_seconds <= 0:
+                    self._run(rec)
+
+    def _run(self, rec: ConversationRec) -> None:
+        rec.execution_status, rec.runs_at = "running", None
+        rec.running_until = time.monotonic() + self.agent_run_seconds
+        self.add_events(rec, _state_event("running"))
 
     def _copy_title(self, rec: ConversationRec) -> None:
         now = time.monotonic()
@@ -453,9 +466,16 @@ class FakeOpenHands:
             rec.title, rec.title_copy_at = rec.agent_title, float("inf")  # once, like the real callback
 
     def _advance_agent(self, rec: ConversationRec) -> None:
+        if rec.runs_at is not None and time.monotonic() >= rec.runs_at:
+            self._run(rec)
         if rec.running_until is None or time.monotonic() < rec.running_until:
             return
         if self.sandbox_status(rec.sandbox_id) != "RUNNING":
+            return
+        if rec.running_actions:  # the accepted action ran: its observation, then the agent goes on
+            rec.events.extend(rec.running_actions)
+            rec.running_actions = []
+            rec.running_until = time.monotonic() + self.agent_run_seconds
             return
         text = rec.pending or ""
         commands = _script_commands(text)
@@ -509,10 +529,14 @@ class FakeOpenHands:
             rec.execution_status, rec.pending = "idle", None
             rec.events.append(_state_event("idle"))
             return
-        for action in actions:
-            rec.events.append(_observation(action, f"ran {action['action'].get('command', action['tool_name'])}"))
+        observations = [_observation(a, f"ran {a['action'].get('command', a['tool_name'])}") for a in actions]
         rec.runs_done += 1
         rec.execution_status = "running"
+        if self.action_seconds > 0:
+            rec.running_actions = observations
+            rec.running_until = time.monotonic() + self.action_seconds
+            return
+        rec.events.extend(observations)
         rec.running_until = time.monotonic() + self.agent_run_seconds
 
     def add_waiting_action(self, conversation_id: str, command: str) -> str:

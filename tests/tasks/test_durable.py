@@ -70,3 +70,23 @@ async def test_over_stdio_a_task_made_by_one_process_is_finished_by_the_next(fak
         second.kill()
     assert done["result"]["structuredContent"]["final_response"] == "Echo: over stdio"
     assert plain["structuredContent"]["items"]
+
+
+async def test_a_batched_read_is_never_shared_with_another_callers_key(fake: FakeOpenHands) -> None:
+    # At the default one-second read interval, a read made for alice is still fresh when mallory asks:
+    # it must not answer him.
+    fake.user_keys = {"user-key-alice"}
+    fake.agent_run_seconds = 60
+    with hosted(fake, "--transport", "streamable-http", "--stateless", OH_MCP_POLL_INTERVAL="1") as server:
+        alice = Raw(Http(server.base + "/mcp", {"X-OpenHands-API-Key": "user-key-alice"}))
+        mallory = Raw(Http(server.base + "/mcp", {"X-OpenHands-API-Key": "user-key-mallory"}))
+        started = await alice.tool("start_conversation", {"message": "mine"}, tasks=False)
+        waited = await alice.tool(
+            "wait_for_agent", {"conversation_id": started["structuredContent"]["conversation_id"]}
+        )
+        task_id = waited["taskId"]
+        for _ in range(3):
+            assert (await alice.get(task_id))["status"] == "working"
+            with pytest.raises(RawError) as caught:
+                await mallory.get(task_id)
+            assert caught.value.error["code"] == -32602 and "Task not found" in caught.value.error["message"]

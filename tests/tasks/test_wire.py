@@ -123,14 +123,16 @@ async def test_an_answer_to_a_replaced_action_is_not_given_and_the_new_one_is_as
     assert "ObservationEvent" not in [e["kind"] for e in fake.events_of(conv_id)]
 
 
-async def test_cancel_interrupts_the_agent_idempotently_and_the_conversation_stays(
+async def test_cancel_interrupts_the_agent_a_second_cancel_is_refused_and_the_conversation_stays(
     raw: Raw, fake: FakeOpenHands
 ) -> None:
     fake.agent_run_seconds = 30
     task_id = await start_task(raw, "long job")
     await raw.until(task_id, "working", saying="running")
     await raw.call("tasks/cancel", {"taskId": task_id})
-    await raw.call("tasks/cancel", {"taskId": task_id})
+    with pytest.raises(RawError) as caught:
+        await raw.call("tasks/cancel", {"taskId": task_id})
+    assert caught.value.error["code"] == -32602 and "already cancelled" in caught.value.error["message"]
     cancelled = await raw.until(task_id, "cancelled")
     assert "send_message" in cancelled["statusMessage"]
     [conversation] = fake.conversations.values()
@@ -291,3 +293,48 @@ async def test_arguments_the_tool_refuses_make_no_task_and_relay_no_answer(raw: 
     )
     assert again["isError"] and "timeout_seconds must be" in again["content"][0]["text"]
     assert "ObservationEvent" not in [e["kind"] for e in fake.events_of(conv_id)], "the answer was not relayed"
+
+
+async def test_a_stuck_agent_fails_its_task_at_once(raw: Raw, fake: FakeOpenHands) -> None:
+    conv_id = fake.add_conversation(execution_status="stuck")["id"]
+    waited = await raw.tool("wait_for_agent", {"conversation_id": conv_id})
+    failed = await raw.until(waited["taskId"], "failed", seconds=3)
+    assert "stuck" in failed["error"]["message"] and "get_conversation_events" in failed["error"]["message"]
+
+
+async def test_an_answer_through_tasks_update_is_not_asked_about_again(
+    fake: FakeOpenHands, client_factory: Any
+) -> None:
+    # The host shows the form again for any input request it reads after its answer: the read right
+    # after tasks/update must be fresh, not the batch read (up to a second old) from before the answer.
+    settings = Settings(openhands_url=fake.base_url, timeout=10)  # the default 1 s read interval
+    async with in_memory(build_server(settings, client_factory=client_factory)) as raw:
+        task_id = await start_task(raw, "RUN: touch once", confirm="always")
+        key, _ = form(await raw.until(task_id, "input_required"))
+        fake.action_seconds = 30  # the accepted action runs on, unmatched in the events, past the next read
+        answer = {key: {"action": "accept", "content": {"decision": "accept", "reason": ""}}}
+        await raw.call("tasks/update", {"taskId": task_id, "inputResponses": answer})
+        after = await raw.get(task_id)
+    assert after["status"] == "working" and "inputRequests" not in after, after
+
+
+async def test_the_approval_question_opens_with_the_action_and_shows_it_whole(raw: Raw, fake: FakeOpenHands) -> None:
+    long_command = "echo " + "x" * 20_000
+    task_id = await start_task(raw, f"RUN: {long_command}", confirm="always")
+    _, params = form(await raw.until(task_id, "input_required"))
+    message = params["message"]
+    first_line = message.splitlines()[0]
+    assert first_line.startswith("run: echo xxx"), first_line[:80]
+    assert long_command in message, "the whole command is shown (up to 50,000 characters), not cut at 4,000"
+    [conversation] = fake.conversations.values()
+    assert conversation.id not in message.split("\n\n")[0], "ids stay out of the opening words"
+    assert "risk LOW" in message
+
+
+async def test_a_task_id_with_anything_after_it_is_not_found(raw: Raw) -> None:
+    task_id = await start_task(raw, "hello")
+    assert (await raw.get(task_id))["taskId"] == task_id
+    for bad in (task_id + "x", task_id + "\n", task_id + "-0"):
+        with pytest.raises(RawError) as caught:
+            await raw.get(bad)
+        assert caught.value.error["code"] == -32602

@@ -238,3 +238,44 @@ async def test_a_guarded_start_within_its_wait_is_working(fake: FakeOpenHands, m
     started = await call(mcp_client, "start_conversation", {"message": "RUN: ls", "confirm": "always"})
     task = await call(mcp_client, "get_start_task", {"task_id": started["task_id"]})
     assert started["next_step"].startswith("The agent is working") and task["next_step"] == started["next_step"]
+
+
+async def test_a_question_nobody_answers_ends_with_the_wait(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(waiting, "MIN_ASK_SECONDS", 0.5)
+    conv_id = asking_agent(fake, "RUN: touch marker")
+    args = {"conversation_id": conv_id, "timeout_seconds": 1.5}
+    state, asked, seconds = await asked_wait(settings, client_factory, after(30), args)
+    assert len(asked) == 1 and seconds < 1.5 + 0.8, f"a 1.5 s wait took {seconds:.1f} s"
+    assert state["pending_actions"], state
+
+
+async def test_the_settle_after_an_answer_ends_with_the_wait(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent server takes the answer (2xx) and goes on waiting, as 1.11.0 once did: the settle loop
+    # that waits for it to move on must stop at the wait's deadline, not after its own 5 s.
+    monkeypatch.setattr(waiting, "MIN_ASK_SECONDS", 0.5)
+    conv_id = asking_agent(fake, "RUN: touch marker")
+    fake.inject("POST", r"/respond_to_confirmation$", 200, {"success": True}, times=10)
+    args = {"conversation_id": conv_id, "timeout_seconds": 1.5}
+    state, asked, seconds = await asked_wait(settings, client_factory, after(0), args)
+    assert len(asked) == 1 and seconds < 1.5 + 0.8, f"a 1.5 s wait took {seconds:.1f} s"
+    assert "The person accepted" in state["next_step"], state
+
+
+async def test_reading_a_settled_agents_late_stored_answer_ends_with_the_wait(
+    fake: FakeOpenHands, mcp_client: Client
+) -> None:
+    # The agent server is out of reach, so the answer is read from the app server's copy, which lags:
+    # the wait for it keeps to the call's timeout, not its own 10 s patience.
+    fake.agent_server_reachable = False
+    fake.event_lag_seconds = 30
+    conv = fake.add_conversation()
+    fake.deliver(fake.conversations[conv["id"]], "hello", run=True)
+    await anyio.sleep(0.2)  # the agent finishes (its events reach the app server only in 30 s)
+    began = time.monotonic()
+    state = await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"], "timeout_seconds": 1})
+    seconds = time.monotonic() - began
+    assert state["execution_status"] == "finished" and seconds < 1 + 0.8, f"a 1 s wait took {seconds:.1f} s"
