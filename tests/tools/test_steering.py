@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 from mcp import Client
@@ -176,12 +178,17 @@ async def test_wait_for_agent_follows_several_and_returns_when_any_stops(
 
 async def test_wait_for_agent_reports_what_the_agent_is_doing(fake: FakeOpenHands, mcp_client: Client) -> None:
     conv = fake.add_conversation()
-    fake.agent_run_seconds = 0.3
+    # Running until the wait has reported it so, then done: timed runs raced a loaded machine, where
+    # the first poll came after the run's end and the wait never saw it running.
+    fake.agent_run_seconds = 60
     await call(mcp_client, "send_message", {"conversation_id": conv["id"], "message": "work"})
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
+        rec = fake.conversation(conv["id"])
+        if rec is not None and rec.running_until is not None:
+            rec.running_until = time.monotonic()
 
     await call(mcp_client, "wait_for_agent", {"conversation_id": conv["id"]}, progress_callback=on_progress)
     assert messages and all(len(m) < 200 for m in messages)
