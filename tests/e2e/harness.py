@@ -64,7 +64,10 @@ def free_port() -> int:
 # stage claims a block of its own, below the kernel's ephemeral range, held by a lock file while
 # its app server lives.
 PORT_BLOCKS = range(20_000, 32_000, 200)
-PORT_LOCKS = CACHE_DIR / "port-blocks"
+# Machine-wide, not in the cache: two stages with different caches (a CI clone beside a developer's
+# checkout) each locked block 20000 in their own folder, and one app server's agent server failed to
+# bind, so the other's answered its start with 401 (seen: "address already in use" on :20002).
+PORT_LOCKS = Path(tempfile.gettempdir()) / "oh-mcp-e2e-port-blocks"
 
 
 @dataclass
