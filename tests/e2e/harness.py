@@ -34,10 +34,9 @@ import httpx
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
-from .install import LOG_TAIL, E2EError, cache_dir, say
+from .install import LOG_TAIL, E2EError, say
 from .reaper import MARKER, Tied, kill_marked, marked_pids, spawn_tied
 
-CACHE_DIR = cache_dir()
 LAUNCHER = Path(__file__).with_name("launcher.py")
 START_TIMEOUT = 120.0
 AGENT_SERVER_LOG = ".openhands-agent-server.log"
