@@ -253,6 +253,7 @@ class SandboxSummary(BaseModel):
 class SandboxList(BaseModel):
     items: list[SandboxSummary]
     next_page_id: NextPageId = None
+    warm: list[str] = Field(default=[], description="Ids of oh-mcp's warm spares, kept for the next start.")
 
 
 class SandboxState(BaseModel):
