@@ -152,13 +152,7 @@ async def _start_plain(
 ) -> StartResult:
     rt = runtime(ctx)
     try:
-        task = await _start(ctx, request, confirm, wait, progress)
-        if start.warm and task.status == StartTaskStatus.ERROR:
-            # The spare failed between its check and the start: a failed start task made no conversation,
-            # so starting again cold is safe, and the person gets the agent rather than an error.
-            await progress.report("the warm sandbox failed: starting cold")
-            start.warm = False
-            task = await _start(ctx, request.model_copy(update={"sandbox_id": None}), confirm, wait, progress)
+        task = await _start_or_cold(ctx, request, confirm, wait, progress, start)
     except WaitTimedOut as exc:
         assert isinstance(exc.last, StartTask)
         return _start_result(exc.last, title_pending=title is not None, guarded=confirm != "never")
@@ -166,6 +160,21 @@ async def _start_plain(
         # The start request's title is ignored upstream; a rename is the way to set it.
         await titles.rename(rt.client, task.app_conversation_id, title, spawn=rt.spawn)
     return _start_result(task, title_pending=False)
+
+
+async def _start_or_cold(
+    ctx: Ctx, request: StartRequest, confirm: ConfirmPolicy, wait: float | None, progress: Progress, start: WarmStart
+) -> StartTask:
+    try:
+        return await _start(ctx, request, confirm, wait, progress)
+    except StartFailed:
+        if not start.warm:
+            raise
+    # The spare failed between its check and the start: a failed start task made no conversation, so
+    # starting again cold is safe, and the person gets the agent rather than an error.
+    await progress.report("the warm sandbox failed: starting cold")
+    start.warm = False
+    return await _start(ctx, request.model_copy(update={"sandbox_id": None}), confirm, wait, progress)
 
 
 async def _start(

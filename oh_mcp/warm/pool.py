@@ -57,7 +57,7 @@ class WarmPool:
     @property
     def check_every(self) -> float:
         """How often maintenance looks: often enough to pause on time and to replace a lost spare soon."""
-        return max(0.05, min(30.0, self.idle_pause / 4))
+        return max(0.05, min(5.0, self.idle_pause / 4))
 
     def state_file(self, client: OpenHandsClient) -> StateFile:
         # The URL and the key's fingerprint: another key (or server) has another file, never this one.
