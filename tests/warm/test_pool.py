@@ -36,6 +36,13 @@ def recorded(folder: Path) -> list[str]:
     return [s["id"] for f in sorted(folder.glob("*.json")) for s in json.loads(f.read_text())["spares"]]
 
 
+def state_files(folder: Path) -> dict[str, str]:
+    """Every file the pool wrote (state and lock), by name, with its text."""
+    return {f.name: f.read_text() for f in folder.iterdir() if f.suffix == ".json"} | {
+        f.name: "" for f in folder.iterdir() if f.suffix != ".json"
+    }
+
+
 def running_spares(fake: FakeOpenHands, folder: Path) -> list[str]:
     return [sid for sid in recorded(folder) if fake.sandbox_status(sid) == "RUNNING"]
 
@@ -113,16 +120,14 @@ async def test_each_key_has_its_own_spares(
         spare_a = recorded(tmp_path)[0]
         async with served(b, client_factory) as client_b:
             await eventually(lambda: len(running_spares(fake, tmp_path)) == 2)
-            files = sorted(tmp_path.glob("*.json"))
-            assert len(files) == 2
+            assert sum(name.endswith(".json") for name in state_files(tmp_path)) == 2  # one per key
             (spare_b,) = set(recorded(tmp_path)) - {spare_a}
             assert (await ok(client_b, "list_sandboxes", {}))["warm"] == [spare_b]
             started_b = await ok(client_b, "start_conversation", {"message": "b"})
             assert started_b["sandbox_id"] == spare_b
             assert (await ok(client_a, "start_conversation", {"message": "a"}))["sandbox_id"] == spare_a
-    text = "".join(f.read_text() for f in tmp_path.iterdir() if f.is_file())
+    text = "".join(f"{name}\n{content}" for name, content in state_files(tmp_path).items())
     assert key_a not in text and key_b not in text
-    assert all(key_a[3:] not in f.name and key_b[3:] not in f.name for f in tmp_path.iterdir())
 
 
 async def test_a_lost_spare_means_a_cold_start_without_error_and_a_replacement(
