@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from oh_mcp import Settings, build_server
 from tests.calls import eventually, ok
 from tests.fake.state import FakeOpenHands
+from tests.test_doctor import doctor
 
 pytestmark = pytest.mark.anyio
 
@@ -177,3 +178,19 @@ async def test_idle_spares_are_paused_and_the_next_start_resumes_them(
         assert started["next_step"].startswith("Started cold") and started["sandbox_id"] != spare
         await eventually(lambda: ("POST", f"/api/v1/sandboxes/{spare}/resume", "") in fake.requests)
         assert recorded(tmp_path) == [spare]  # still the one spare: resumed, not replaced
+
+
+async def test_doctor_shows_the_spares_and_only_them(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any, tmp_path: Path
+) -> None:
+    theirs = fake.add_sandbox(status="RUNNING")["id"]
+    s = warm_settings(settings, tmp_path, warm_keep=True)
+    async with served(s, client_factory):
+        await eventually(lambda: len(running_spares(fake, tmp_path)) == 1)
+    (spare,) = recorded(tmp_path)
+    env = {"OPENHANDS_URL": fake.base_url, "OH_MCP_WARM_SANDBOXES": "1", "OH_MCP_WARM_DIR": str(tmp_path)}
+    result = await anyio.to_thread.run_sync(lambda: doctor("--json", **env))
+    report = json.loads(result.stdout)
+    assert report["warm_spares"] == {spare: "RUNNING"}
+    (check,) = [c for c in report["checks"] if c["name"] == "warm sandboxes"]
+    assert check["ok"] and "1 wanted, 1 running and unused" in check["detail"] and theirs not in check["detail"]
