@@ -23,6 +23,7 @@ from .models import (
 
 W = TypeVar("W")
 FIRST_POLL = 0.1
+POLL_GROWTH = 1.25  # 0.1 s, then ~0.33 s apart around the first second, reaching 1 s after ~4 s
 OnChange = Callable[[W], Awaitable[None]]
 
 
@@ -104,7 +105,7 @@ class Waits(AppServerRoutes):
         ramp: bool = False,
     ) -> W:
         """Fetch until `done`; report each change of `key` (or every poll when key is None). With `ramp`
-        the pauses start at FIRST_POLL and double up to the poll interval."""
+        the pauses start at FIRST_POLL and grow by POLL_GROWTH up to the poll interval."""
         deadline = anyio.current_time() + timeout
         pause = FIRST_POLL if ramp else self.poll_interval
         seen: object = object()
@@ -124,7 +125,7 @@ class Waits(AppServerRoutes):
             if remaining <= 0:
                 raise WaitTimedOut("The wait ran out of time.", last=item)
             await anyio.sleep(min(pause, self.poll_interval, remaining))
-            pause *= 2
+            pause *= POLL_GROWTH
 
 
 def settled(conversation: AppConversation) -> bool:
