@@ -48,7 +48,8 @@ class WarmPool:
     def from_settings(cls, settings: Settings) -> WarmPool:
         folder = Path(settings.warm_dir).expanduser() if settings.warm_dir else None
         key = settings.api_key.get_secret_value() if settings.api_key else None
-        return cls(settings.warm_sandboxes, folder, settings.warm_idle_pause, settings.openhands_url, key)
+        size = 0 if settings.read_only else settings.warm_sandboxes  # a read-only server starts nothing
+        return cls(size, folder, settings.warm_idle_pause, settings.openhands_url, key)
 
     def serves(self, client: OpenHandsClient) -> bool:
         """Whether this client's calls (with their key) have warm sandboxes."""
@@ -99,16 +100,6 @@ class WarmPool:
             if not await _used(client, spare.id):
                 return spare.id
         return None
-
-    async def give_back(self, client: OpenHandsClient, sandbox_id: str) -> None:
-        """A taken spare whose start never reached OpenHands: a spare again, unless something used it."""
-        try:
-            if await _used(client, sandbox_id):
-                return
-            async with self.state_file(client).locked() as state:
-                state.spares.insert(0, Spare(id=sandbox_id, created=time.time()))
-        except (OpenHandsError, OSError, ValueError) as exc:
-            log.warning("warm sandbox %s not given back: %s", sandbox_id, exc)
 
     # ---- keeping N ------------------------------------------------------------------------------
 

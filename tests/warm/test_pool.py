@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from oh_mcp import Settings, build_server
 from tests.calls import eventually, ok
 from tests.fake.state import FakeOpenHands
+from tests.tasks.raw import in_memory
 from tests.test_doctor import doctor
 
 pytestmark = pytest.mark.anyio
@@ -194,3 +195,25 @@ async def test_doctor_shows_the_spares_and_only_them(
     assert report["warm_spares"] == {spare: "RUNNING"}
     (check,) = [c for c in report["checks"] if c["name"] == "warm sandboxes"]
     assert check["ok"] and "1 wanted, 1 running and unused" in check["detail"] and theirs not in check["detail"]
+
+
+async def test_a_delegation_as_a_task_starts_in_a_spare_too(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any, tmp_path: Path
+) -> None:
+    async with in_memory(build_server(warm_settings(settings, tmp_path), client_factory=client_factory)) as raw:
+        await eventually(lambda: len(running_spares(fake, tmp_path)) == 1)
+        (spare,) = recorded(tmp_path)
+        created = await raw.tool("start_conversation", {"message": "hello"})
+        assert created["resultType"] == "task"
+        done = await raw.until(created["taskId"], "completed", "failed")
+        assert done["status"] == "completed"
+        assert [r.get("sandbox_id") for r in fake.started_requests] == [spare]
+
+
+async def test_a_read_only_server_keeps_no_spares(
+    fake: FakeOpenHands, settings: Settings, client_factory: Any, tmp_path: Path
+) -> None:
+    async with served(warm_settings(settings, tmp_path, read_only=True), client_factory) as client:
+        await anyio.sleep(0.3)
+        assert (await ok(client, "list_sandboxes", {}))["warm"] == []
+    assert fake.sandboxes == {} and recorded(tmp_path) == []
