@@ -31,7 +31,7 @@ async def list_sandboxes(ctx: Ctx, limit: Limit = 20, page_id: PageId = None) ->
     return SandboxList(
         items=[sandbox_summary(s) for s in page.items],
         next_page_id=page.next_page_id,
-        warm=[s.id for s in page.items if s.id in spares],
+        warm=[s.id for s in page.items if s.id in spares] or None,
     )
 
 

@@ -29,7 +29,7 @@ async def spare_ready(client: Client, timeout: float = START_TIMEOUT) -> str:
         while True:
             listed = await call_ok(client, "list_sandboxes", {"limit": 100})
             status = {s["id"]: s["status"] for s in listed["items"]}
-            running: list[str] = [sid for sid in listed["warm"] if status.get(sid) == "RUNNING"]
+            running: list[str] = [sid for sid in listed.get("warm") or [] if status.get(sid) == "RUNNING"]
             if running:
                 return running[0]
             await anyio.sleep(0.5)
