@@ -23,6 +23,8 @@ import anyio.streams.buffered
 import httpx2
 from mcp import Client, StdioServerParameters
 
+from bench import agent_running
+from bench.sdk_floor import server as sdk_server
 from oh_mcp import Settings, build_server
 from oh_mcp.docs import MODEL_VISIBLE_BUDGET, TOOLS_LIST_BUDGET
 from tests.fake.server import free_port
@@ -41,6 +43,7 @@ SEARCH = "/api/v1/app-conversations/search"
 PROXY_ROW = "do-nothing proxy (floor)"
 SDK_ROW = "bare MCPServer, one-line tool (SDK floor)"
 RAW_ROW = "oh-mcp Streamable HTTP, raw JSON-RPC client"
+BARE_IN_PROCESS = "bare MCPServer in-process (SDK floor)"
 CALLS = 150
 WARMUP = 15
 LOAD_LEVELS = (1, 8, 64)
@@ -233,8 +236,14 @@ async def latency(fake_url: str) -> dict[str, Any]:
     # (its streams' clean-up, garbage) would land inside the direct call's timing and flatter the ratio.
     async with httpx2.AsyncClient(base_url=fake_url) as http:
         rows["direct httpx (reference)"] = await timed(lambda: http.get(SEARCH, params={"limit": 20}))
-    async with Client(build_server(Settings(openhands_url=fake_url))) as client:
-        rows["oh-mcp in-process"] = await timed(lambda: mcp_call(client, "list_conversations", args))
+    async with (
+        Client(build_server(Settings(openhands_url=fake_url))) as client,
+        Client(sdk_server(fake_url)) as bare,
+    ):
+        # Turn about: the two share one event loop, so each one's leftover work falls on both alike.
+        rows["oh-mcp in-process"], rows[BARE_IN_PROCESS] = await timed_alternately(
+            lambda: mcp_call(client, "list_conversations", args), lambda: mcp_call(bare, "list_conversations", args)
+        )
     stdio = StdioServerParameters(command=sys.executable, args=["-m", "oh_mcp"], env=env(OPENHANDS_URL=fake_url))
     async with Client(stdio) as client:
         rows["oh-mcp stdio"] = await timed(lambda: mcp_call(client, "list_conversations", args))
@@ -520,6 +529,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"{_ratio(fast, SDK_ROW, PROXY_ROW)}×, and oh-mcp {_ratio(fast, RAW_ROW, SDK_ROW)}× the bare SDK server. "
         f"Against a {SLOW_UPSTREAM_S * 1000:.0f} ms upstream oh-mcp is {slow[RAW_ROW]['x_direct']}× the direct call."
     )
+    out.append(
+        f"\nThe per-call overhead targets (at most 1.2× the bare SDK server): over stateless Streamable HTTP oh-mcp "
+        f"is **{_ratio(fast, RAW_ROW, SDK_ROW)}×** the bare MCPServer making the same upstream call; in-process it is "
+        f"**{_ratio(fast, 'oh-mcp in-process', BARE_IN_PROCESS)}×** a bare in-process MCPServer."
+    )
     cold = results["cold_start"]
     out += ["\n## Cold start (stdio)\n", "| what | median ms |", "|---|---|"]
     out += [f"| oh-mcp to first tools/list | {cold['oh-mcp to first tools/list']} |"]
@@ -549,6 +563,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"{task['model_visible_chars'] / loop['model_visible_chars']:.0%} of the characters (the host's own "
             "placeholder and notification wrapper not counted), and its turn is free meanwhile."
         )
+    if "agent_running" in results:
+        out += agent_running.markdown(results["agent_running"])
     reuse = results["connection_reuse"]
     opened = reuse["upstream connections opened"]
     out += [
@@ -610,6 +626,8 @@ async def run_all() -> dict[str, Any]:
             results[name] = await step(fake_url)
         print("bench: cold_start …", file=sys.stderr, flush=True)
         results["cold_start"] = cold_start(fake_url)
+    print("bench: agent_running (real OpenHands) …", file=sys.stderr, flush=True)
+    results["agent_running"] = await agent_running.agent_running()
     results["seconds"] = round(time.perf_counter() - started)
     return results
 
@@ -617,6 +635,9 @@ async def run_all() -> dict[str, Any]:
 def main() -> None:
     if sys.argv[1:] == ["--chart"]:  # redraw the chart from the recorded results, without a run
         chart(json.loads((RESULTS / "results.json").read_text()), RESULTS / "chart.png")
+        return
+    if sys.argv[1:] in (["--agent-running"], ["--overhead"]):  # one part, added to the recorded results
+        rerun_part(sys.argv[1])
         return
     if sys.argv[1:] == ["--delegation"]:  # only the computed delegation cost, added to the recorded results
         results = json.loads((RESULTS / "results.json").read_text())
@@ -631,6 +652,20 @@ def main() -> None:
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "results.md").write_text(markdown(results) + "\n")
     chart(results, RESULTS / "chart.png")
+    update_readme(markdown(results))
+    print(markdown(results))
+
+
+def rerun_part(flag: str) -> None:
+    results = json.loads((RESULTS / "results.json").read_text())
+    if flag == "--agent-running":
+        results["agent_running"] = anyio.run(agent_running.agent_running)
+    else:
+        port = free_port()
+        with fake(port):
+            results["latency"] = anyio.run(latency, f"http://127.0.0.1:{port}")
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "results.md").write_text(markdown(results) + "\n")
     update_readme(markdown(results))
     print(markdown(results))
 

@@ -146,6 +146,33 @@ OPTIONS: tuple[Option, ...] = (
         "Seconds allowed to read, check and apply a patch (and to read the patch resource).",
         "float",
     ),
+    Option(
+        "warm_sandboxes",
+        "--warm-sandboxes",
+        "OH_MCP_WARM_SANDBOXES",
+        "Sandboxes kept RUNNING and unused for the next start_conversation (each holds memory; on Cloud, costs).",
+        "int",
+    ),
+    Option(
+        "warm_idle_pause",
+        "--warm-idle-pause",
+        "OH_MCP_WARM_IDLE_PAUSE",
+        "Seconds without a start after which warm sandboxes are paused (the next start resumes them).",
+        "float",
+    ),
+    Option(
+        "warm_keep",
+        "--warm-keep",
+        "OH_MCP_WARM_KEEP",
+        "Keep warm sandboxes when a stdio session ends (they are deleted otherwise).",
+        "bool",
+    ),
+    Option(
+        "warm_dir",
+        "--warm-dir",
+        "OH_MCP_WARM_DIR",
+        "Folder of the files that record which sandboxes are oh-mcp's warm spares (default ~/.cache/oh-mcp/warm).",
+    ),
 )
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -186,6 +213,10 @@ class Settings(BaseModel):
     apply_max_bytes: int = Field(default=200_000_000, ge=1, le=100_000_000_000)
     apply_max_files: int = Field(default=10_000, ge=1, le=10_000_000)
     apply_timeout: float = Field(default=60.0, gt=0, le=3600)
+    warm_sandboxes: int = Field(default=0, ge=0, le=16)
+    warm_idle_pause: float = Field(default=900.0, gt=0, le=7 * 86400)
+    warm_keep: bool = False
+    warm_dir: str | None = None
     poll_interval: float = Field(default=1.0, gt=0, le=30)
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 

@@ -28,6 +28,7 @@ from .openhands.redaction import MIN_SECRET_LENGTH
 from .runtime import client_for
 from .selection import select
 from .tools import TOOLSETS
+from .warm import WarmPool
 
 MAX_PAGES = 5
 MAX_AGENT_SERVERS = 3
@@ -56,6 +57,7 @@ class Report:
     conversations: dict[str, int] = field(default_factory=dict)
     tools: list[str] = field(default_factory=list)
     disabled_tools: dict[str, str] = field(default_factory=dict)
+    warm_spares: dict[str, str] = field(default_factory=dict)  # sandbox id -> status
 
     @property
     def healthy(self) -> bool:
@@ -99,6 +101,7 @@ async def diagnose(settings: Settings, client: OpenHandsClient | None = None) ->
     try:
         if await _reach(client, report, key_note):
             await _inventory(client, report)
+            await _warm(client, settings, report)
     finally:
         if own:
             await client.aclose()
@@ -172,6 +175,23 @@ async def _inventory(client: OpenHandsClient, report: Report) -> None:
     report.checks.append(Check("inventory", True, "listed sandboxes and conversations"))
     await _recent_starts(client, report)
     await _agent_servers(client, running[:MAX_AGENT_SERVERS], report)
+
+
+async def _warm(client: OpenHandsClient, settings: Settings, report: Report) -> None:
+    """The warm spares this configuration keeps (OH_MCP_WARM_SANDBOXES), as OpenHands has them now."""
+    pool = WarmPool.from_settings(settings)
+    if pool.size == 0:
+        return
+    try:
+        spares = await pool.status(client)
+    except OpenHandsError as exc:
+        report.checks.append(Check("warm sandboxes", False, exc.message, exc.hint))
+        return
+    report.warm_spares = spares
+    running = sum(1 for s in spares.values() if s == "RUNNING")
+    listed = ", ".join(f"{sid} {status}" for sid, status in spares.items()) or "none yet"
+    detail = f"{pool.size} wanted, {running} running and unused: {listed} (recorded in {pool.folder})"
+    report.checks.append(Check("warm sandboxes", True, detail))
 
 
 async def _recent_starts(client: OpenHandsClient, report: Report) -> None:

@@ -253,6 +253,8 @@ class SandboxSummary(BaseModel):
 class SandboxList(BaseModel):
     items: list[SandboxSummary]
     next_page_id: NextPageId = None
+    # Only when oh-mcp keeps warm spares (OH_MCP_WARM_SANDBOXES) and some are listed: absent otherwise.
+    warm: list[str] | None = Field(default=None, description="Ids of oh-mcp's warm spares, kept for the next start.")
 
 
 class SandboxState(BaseModel):

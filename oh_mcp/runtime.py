@@ -11,6 +11,7 @@ from anyio.abc import TaskGroup
 
 from .config import Settings
 from .openhands import OpenHandsClient
+from .warm import WarmPool
 
 
 class Runtime:
@@ -28,6 +29,7 @@ class Runtime:
         self._client: OpenHandsClient | None = None
         self._users = 0
         self._groups: list[TaskGroup] = []
+        self.warm = WarmPool.from_settings(settings)
 
     @property
     def client(self) -> OpenHandsClient:
@@ -37,12 +39,15 @@ class Runtime:
 
     @asynccontextmanager
     async def lifespan(self, _server: Any) -> AsyncIterator[Runtime]:
-        if self._users == 0:
+        first = self._users == 0
+        if first:
             self._client = self._factory(self.settings)
         self._users += 1
         try:
             async with anyio.create_task_group() as group:
                 self._groups.append(group)
+                if first:  # one keeper of warm sandboxes per process, with the server's own key
+                    group.start_soon(self.warm.maintain, self.client)
                 try:
                     yield self
                 finally:
@@ -52,7 +57,15 @@ class Runtime:
             self._users -= 1
             if self._users == 0 and self._client is not None:
                 client, self._client = self._client, None
-                await client.aclose()
+                with anyio.CancelScope(shield=True):
+                    await self._leave(client)
+                    await client.aclose()
+
+    async def _leave(self, client: OpenHandsClient) -> None:
+        # A stdio session is one person's: its spares go with it unless kept. Over HTTP they stay for
+        # the next worker, which adopts them (and pauses them when idle).
+        stdio = self.settings.transport == "stdio"
+        await self.warm.leave(client, delete=stdio and not self.settings.warm_keep)
 
     def spawn(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         """Run follow-up work after a tool has answered; it ends with the serving lifespan at the latest.

@@ -22,6 +22,8 @@ from .models import (
 )
 
 W = TypeVar("W")
+FIRST_POLL = 0.1
+POLL_GROWTH = 1.25  # 0.1 s, then ~0.33 s apart around the first second, reaching 1 s after ~4 s
 OnChange = Callable[[W], Awaitable[None]]
 
 
@@ -32,8 +34,15 @@ class Waits(AppServerRoutes):
         self, task_id: str, *, timeout: float, on_change: OnChange[StartTask] | None = None
     ) -> StartTask:
         """Poll a start task until READY. Raises StartFailed on ERROR and WaitTimedOut at the deadline."""
+        # Polled quickly at first: in a warm sandbox a start is READY in about a second, which a steady
+        # 1 s poll would see only a second late.
         task = await self._poll(
-            lambda: self.get_start_task(task_id), lambda t: t.finished, lambda t: t.status, timeout, on_change
+            lambda: self.get_start_task(task_id),
+            lambda t: t.finished,
+            lambda t: t.status,
+            timeout,
+            on_change,
+            ramp=True,
         )
         if task.status == StartTaskStatus.ERROR:
             raise StartFailed(start_failure(scrub(task.detail, self._secrets()) if task.detail else None))
@@ -92,9 +101,13 @@ class Waits(AppServerRoutes):
         key: Callable[[W], object] | None,
         timeout: float,
         on_change: OnChange[W] | None,
+        *,
+        ramp: bool = False,
     ) -> W:
-        """Fetch until `done`; report each change of `key` (or every poll when key is None)."""
+        """Fetch until `done`; report each change of `key` (or every poll when key is None). With `ramp`
+        the pauses start at FIRST_POLL and grow by POLL_GROWTH up to the poll interval."""
         deadline = anyio.current_time() + timeout
+        pause = FIRST_POLL if ramp else self.poll_interval
         seen: object = object()
         item: W | None = None
         while True:
@@ -111,7 +124,8 @@ class Waits(AppServerRoutes):
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 raise WaitTimedOut("The wait ran out of time.", last=item)
-            await anyio.sleep(min(self.poll_interval, remaining))
+            await anyio.sleep(min(pause, self.poll_interval, remaining))
+            pause *= POLL_GROWTH
 
 
 def settled(conversation: AppConversation) -> bool:

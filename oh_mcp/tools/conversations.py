@@ -57,6 +57,7 @@ from .params import (
 from .progress import Progress
 from .running import make_running
 from .toolset import Ctx, Toolset, runtime
+from .warm import WarmStart, warm_start
 
 conversations = Toolset(
     "conversations",
@@ -116,22 +117,42 @@ async def start_conversation(
     """Delegate a task to a new OpenHands agent. Returns conversation_id once READY (then call
     wait_for_agent), or a task_id for get_start_task if starting takes longer."""
     rt = runtime(ctx)
+    progress = Progress(ctx, timeout_seconds)
+    start = await warm_start(rt, progress, sandbox_id)
     request = StartRequest(
         initial_text=message,
         selected_repository=repository,
         selected_branch=branch,
         git_provider=git_provider,
-        sandbox_id=sandbox_id,
+        sandbox_id=start.sandbox_id,
         llm_model=llm_model,
     )
-    progress = Progress(ctx, timeout_seconds)
-    if local_path is not None:
-        wait_for = timeout_seconds if wait else None
-        return await start_local(
-            ctx, request, local_path, confirm=confirm, title=title, wait=wait_for, progress=progress
-        )
     try:
-        task = await _start(ctx, request, confirm, timeout_seconds if wait else None, progress)
+        if local_path is not None:
+            wait_for = timeout_seconds if wait else None
+            result = await start_local(
+                ctx, request, local_path, confirm=confirm, title=title, wait=wait_for, progress=progress
+            )
+        else:
+            wait_for = timeout_seconds if wait else None
+            result = await _start_plain(ctx, request, confirm, title, wait_for, progress, start)
+    finally:
+        start.refill()
+    return start.told(result)
+
+
+async def _start_plain(
+    ctx: Ctx,
+    request: StartRequest,
+    confirm: ConfirmPolicy,
+    title: str | None,
+    wait: float | None,
+    progress: Progress,
+    start: WarmStart,
+) -> StartResult:
+    rt = runtime(ctx)
+    try:
+        task = await _start_or_cold(ctx, request, confirm, wait, progress, start)
     except WaitTimedOut as exc:
         assert isinstance(exc.last, StartTask)
         return _start_result(exc.last, title_pending=title is not None, guarded=confirm != "never")
@@ -139,6 +160,21 @@ async def start_conversation(
         # The start request's title is ignored upstream; a rename is the way to set it.
         await titles.rename(rt.client, task.app_conversation_id, title, spawn=rt.spawn)
     return _start_result(task, title_pending=False)
+
+
+async def _start_or_cold(
+    ctx: Ctx, request: StartRequest, confirm: ConfirmPolicy, wait: float | None, progress: Progress, start: WarmStart
+) -> StartTask:
+    try:
+        return await _start(ctx, request, confirm, wait, progress)
+    except StartFailed:
+        if not start.warm:
+            raise
+    # The spare failed between its check and the start: a failed start task made no conversation, so
+    # starting again cold is safe, and the person gets the agent rather than an error.
+    await progress.report("the warm sandbox failed: starting cold")
+    start.warm = False
+    return await _start(ctx, request.model_copy(update={"sandbox_id": None}), confirm, wait, progress)
 
 
 async def _start(

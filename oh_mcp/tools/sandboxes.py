@@ -25,8 +25,14 @@ sandboxes = Toolset(
 @sandboxes.tool(title="List sandboxes", read_only=True, destructive=False, idempotent=True)
 async def list_sandboxes(ctx: Ctx, limit: Limit = 20, page_id: PageId = None) -> SandboxList:
     """List sandboxes with status and spec; pass next_page_id as page_id for more."""
-    page = await runtime(ctx).client.search_sandboxes(limit=limit, page_id=page_id)
-    return SandboxList(items=[sandbox_summary(s) for s in page.items], next_page_id=page.next_page_id)
+    rt = runtime(ctx)
+    page = await rt.client.search_sandboxes(limit=limit, page_id=page_id)
+    spares = set(rt.warm.spare_ids(rt.client)) if rt.warm.serves(rt.client) else set()
+    return SandboxList(
+        items=[sandbox_summary(s) for s in page.items],
+        next_page_id=page.next_page_id,
+        warm=[s.id for s in page.items if s.id in spares] or None,
+    )
 
 
 @sandboxes.tool(title="Get sandbox", read_only=True, destructive=False, idempotent=True)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -101,3 +103,40 @@ def serve_app(app: Any, port: int = 0, *, name: str = "the server") -> Iterator[
         thread.join(timeout=10)
         if thread.is_alive():
             raise RuntimeError(f"{name} did not stop")
+
+
+def seed(fake: FakeOpenHands, count: int) -> None:
+    """Conversations with realistic titles, repositories and a finished agent turn each."""
+    fake.agent_run_seconds = 0
+    for i in range(count):
+        made = fake.add_conversation(title=f"Fix flaky test #{i} in the payments service", repository="acme/payments")
+        record = fake.conversation(made["id"])
+        assert record is not None
+        fake.deliver(record, f"Please fix the flaky test number {i} and open a PR.", run=True)
+        fake.conversation(made["id"])  # advances the agent's turn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake OpenHands on loopback.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--session-api-key")
+    parser.add_argument("--seed", type=int, default=0, help="conversations to create, each with one agent turn")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /api/v1 answer")
+    parser.add_argument(
+        "--no-contract-check", action="store_true", help="skip checking each exchange against the OpenAPI documents"
+    )
+    args = parser.parse_args()
+    fake = FakeOpenHands()
+    fake.check_contract = not args.no_contract_check
+    fake.session_api_key = args.session_api_key
+    seed(fake, args.seed)
+    if args.latency > 0:
+        # A real OpenHands answers in tens of milliseconds; this fake answers in about one.
+        fake.inject("*", r"^/api/v1/", None, delay=args.latency, times=sys.maxsize)
+    with serve_fake(fake, args.port) as url:
+        print(url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
