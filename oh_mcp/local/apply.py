@@ -27,11 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..review.patch import shown_path
+from ..review.patch import COMMIT, shown_path
 from .git import GitError, git, nul_split, out
 from .rules import EXECUTABLE, FILE, LINK, Change, Entry, Ground, Violation, violations
 
-_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 _NULL = re.compile(r"0+")
 
@@ -114,13 +113,13 @@ async def apply_patch(
         changes = await _changes(top, base, result, env)
         _check_reviewed(changes, reviewed)
         await _check_caps(top, changes, caps, env)
-        ground = await _ground(top, base, changes, env)
-        found = violations(changes, ground)
+        blobs = await _read_blobs(top, [e.blob for c in changes for e in (c.old, c.new) if e is not None], env)
+        found = violations(changes, await _ground(top, base, changes, blobs))
         if found:
             raise Unsafe(found)
-        steps = [await _step(top, change, env) for change in changes]
+        steps = [await _step(top, change, blobs) for change in changes]
         _check_already(steps)
-        undo_patch = await _undo_patch(top, steps, env)
+        undo_patch = await _undo_patch(top, steps, env, Path(scratch))
         folder = top / await out(top, "rev-parse", "--git-path", "oh-mcp")
     _write(top, steps)  # no await from here on: a deadline cannot stop it half-way
     kept, undo = _keep(top, folder, patch, undo_patch, conversation_id)
@@ -146,7 +145,7 @@ async def _scratch_env(top: Path, scratch: Path) -> dict[str, str]:
 
 
 async def _check_base(top: Path, base: str) -> None:
-    if not _COMMIT.fullmatch(base):
+    if not COMMIT.fullmatch(base):
         raise ApplyRefused(
             f"The sandbox names {base[:80]!r} as the base of the agent's work, which is not a commit id; "
             "nothing was written."
@@ -205,7 +204,7 @@ def _lines(items: list[str]) -> bytes:
     return "".join(f"{item}\n" for item in items).encode()
 
 
-async def _ground(top: Path, base: str, changes: list[Change], env: dict[str, str]) -> Ground:
+async def _ground(top: Path, base: str, changes: list[Change], blobs: dict[str, bytes]) -> Ground:
     sent: dict[str, Entry] = {}
     for line in nul_split((await git(top, "ls-tree", "-r", "-t", "-z", "--full-tree", base))[1]):
         meta, _, path = line.partition("\t")
@@ -222,16 +221,29 @@ async def _ground(top: Path, base: str, changes: list[Change], env: dict[str, st
         if code not in (0, 1):  # 1: none ignored
             raise GitError(command, code, why)
         ignored = {p.removeprefix("./") for p in nul_split(data)} if code == 0 else set()
-    links = {c.path: await _blob_text(top, c.new.blob, env) for c in changes if c.new and c.new.mode == LINK}
+    links = {c.path: _text(blobs[c.new.blob]) for c in changes if c.new and c.new.mode == LINK}
     return Ground(top=top, sent=sent, ignored=frozenset(ignored), links=links)
 
 
-async def _blob(top: Path, blob: str, env: dict[str, str]) -> bytes:
-    return (await git(top, "cat-file", "blob", blob, env=env))[1]
+async def _read_blobs(top: Path, ids: list[str], env: dict[str, str]) -> dict[str, bytes]:
+    """Every blob's bytes, read by one `git cat-file --batch` (one process per blob would cost a
+    patch of thousands of files more than the time cap)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    data = (await git(top, "cat-file", "--batch", stdin=_lines(wanted), env=env))[1]
+    blobs: dict[str, bytes] = {}
+    at = 0
+    for _ in wanted:
+        end = data.index(b"\n", at)
+        name, _kind, size = data[at:end].decode().split(" ")
+        blobs[name] = data[end + 1 : end + 1 + int(size)]
+        at = end + 1 + int(size) + 1  # the content, then its newline
+    return blobs
 
 
-async def _blob_text(top: Path, blob: str, env: dict[str, str]) -> str:
-    return (await _blob(top, blob, env)).decode("utf-8", "surrogateescape")
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _on_disk(top: Path, path: str) -> _Content | None:
@@ -249,14 +261,14 @@ def _on_disk(top: Path, path: str) -> _Content | None:
     return _Content(EXECUTABLE if info.st_mode & stat.S_IXUSR else FILE, data)
 
 
-async def _content(top: Path, entry: Entry | None, env: dict[str, str]) -> _Content | None:
-    return None if entry is None else _Content(entry.mode, await _blob(top, entry.blob, env))
+def _content(entry: Entry | None, blobs: dict[str, bytes]) -> _Content | None:
+    return None if entry is None else _Content(entry.mode, blobs[entry.blob])
 
 
-async def _step(top: Path, change: Change, env: dict[str, str]) -> _Step:
+async def _step(top: Path, change: Change, blobs: dict[str, bytes]) -> _Step:
     """What to write at one path, from the file on disk, what was sent and the agent's version."""
     before = _on_disk(top, change.path)
-    sent, agent = await _content(top, change.old, env), await _content(top, change.new, env)
+    sent, agent = _content(change.old, blobs), _content(change.new, blobs)
     if before == sent or before == agent:
         return _Step(change.path, before, agent)
     merged = await _merge(change.path, before, sent, agent)
@@ -292,19 +304,32 @@ def _check_already(steps: list[_Step]) -> None:
         raise ApplyRefused("The agent's changes are already in this checkout; nothing was written.")
 
 
-async def _undo_patch(top: Path, steps: list[_Step], env: dict[str, str]) -> bytes:
+async def _undo_patch(top: Path, steps: list[_Step], env: dict[str, str], scratch: Path) -> bytes:
     """A patch from the state after the apply back to the state before, made by git from two trees."""
     trees = []
     for side in ("after", "before"):
-        entries = []
-        for s in steps:
-            content: _Content | None = getattr(s, side)
-            if content is not None:
-                blob = await out(top, "hash-object", "-w", "--no-filters", "--stdin", stdin=content.data, env=env)
-                entries.append((content.mode, blob, s.path))
+        present = [(s.path, content) for s in steps if (content := getattr(s, side)) is not None]
+        ids = await _hash_blobs(top, [content.data for _, content in present], env, scratch / side)
+        entries = [(content.mode, blob, path) for (path, content), blob in zip(present, ids, strict=True)]
         trees.append(await _tree(top, entries, env))
     diff = ("diff-tree", "-p", "--binary", "--full-index", "--no-renames", trees[0], trees[1])
     return (await git(top, *diff, env=env))[1]
+
+
+async def _hash_blobs(top: Path, contents: list[bytes], env: dict[str, str], folder: Path) -> list[str]:
+    """Store every content as a blob with one `git hash-object` (through files: --stdin takes one)."""
+    paths = _spill(contents, folder)
+    if not paths:
+        return []
+    listing = await out(top, "hash-object", "-w", "--no-filters", "--stdin-paths", stdin=_lines(paths), env=env)
+    return listing.splitlines()
+
+
+def _spill(contents: list[bytes], folder: Path) -> list[str]:
+    folder.mkdir()
+    for number, data in enumerate(contents):
+        (folder / str(number)).write_bytes(data)
+    return [str(folder / str(number)) for number in range(len(contents))]
 
 
 async def _tree(top: Path, entries: list[tuple[str, str, str]], scratch_env: dict[str, str]) -> str:
