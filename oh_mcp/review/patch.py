@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from .workspace import Repository, Workspace, find_workspace
 
 # The commit a repository's work was sent as, when it came from a local checkout: the oh-mcp remote's ref.
 _SENT = "git for-each-ref --count=1 --format='%(objectname)' refs/remotes/oh-mcp/ 2>/dev/null || true"
-_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # The base of a hosted repository's work as a commit id (the name alone means nothing on this machine).
 _RESOLVE = "git rev-parse --verify -q {}^{{commit}} 2>/dev/null || true"
 
@@ -85,20 +86,16 @@ async def agent_patch(
     repo = _one_repository(await find_workspace(client, conversation, only=repository_path), repository_path)
     result = await client.execute_command(conversation, _SENT, cwd=repo.path)
     sent = (result.stdout or "").strip()
-    if _COMMIT.fullmatch(sent):
+    if COMMIT.fullmatch(sent):
         base, words, local = sent, "what was sent from the local checkout", True
     else:
         base, words, local = repo.base or "HEAD", repo.compared_with, False
     data = await client.git_delta(conversation, repo.path, base, limit=limit)
     if not local:
-        resolved = await client.execute_command(conversation, _RESOLVE.format(_sh_word(base)), cwd=repo.path)
+        resolved = await client.execute_command(conversation, _RESOLVE.format(shlex.quote(base)), cwd=repo.path)
         commit = (resolved.stdout or "").strip()
-        base = commit if _COMMIT.fullmatch(commit) else base
+        base = commit if COMMIT.fullmatch(commit) else base
     return Patch(repository=repo.path, base=base, compared_with=words, local=local, data=data)
-
-
-def _sh_word(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _one_repository(workspace_: Workspace, asked: str | None) -> Repository:

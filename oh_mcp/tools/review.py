@@ -204,8 +204,8 @@ async def apply_changes(
     except GitError as exc:
         raise ToolError(f"git could not apply the patch to {top}: {exc} Nothing was written.") from None
     by_path = {f.path: f for f in files}
-    shown = [by_path[p].describe() if p in by_path else p for p in applied.written if p in by_path]
     renamed_away = {f.source for f in files if f.status == "renamed"}
+    shown = [by_path[p].describe() for p in applied.written if p in by_path]
     shown += [f"{shown_path(p)} (renamed)" for p in applied.written if p not in by_path and p in renamed_away]
     if applied.attributes:
         shown.append(".gitattributes changed: applied as plain text, no filter ran")

@@ -18,6 +18,7 @@ from oh_mcp.local.apply import ApplyRefused, Caps, apply_patch
 from oh_mcp.local.snapshot import take
 from oh_mcp.review.patch import UnreadablePatch, read_patch
 from tests.fake.workspace import git_env
+from tests.local.shell import sh
 from tests.trees import changed, everything
 
 CONVERSATION = "0123456789abcdef0123456789abcdef"
@@ -38,12 +39,6 @@ NEW_PATHS = [
 SOURCES = ["a.txt", ".env", "../secret.txt", "/etc/hostname", ".git/config", "image.bin", "inner/n.txt"]
 LINK_TARGETS = ["a.txt", "src", "../..", "/etc", ".git/config", "src/../..", "../secret.txt"]
 SENT_FILES = ["a.txt", "tool.sh", "src/app.py"]
-
-
-def sh(cwd: Path, script: str) -> str:
-    done = subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True, env=git_env(cwd))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

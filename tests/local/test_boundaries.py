@@ -6,7 +6,6 @@ nested repositories left out; names read NUL-separated; the undo command quoted 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,16 +20,10 @@ from oh_mcp.local.apply import ApplyRefused, Caps, apply_patch
 from tests.calls import error_text
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
-from tests.fake.workspace import git_env
+from tests.local.shell import sh
 from tests.trees import everything
 
 pytestmark = pytest.mark.anyio
-
-
-def sh(cwd: Path, script: str) -> str:
-    done = subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True, env=git_env(cwd))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def repo(path: Path, extra: str = "") -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +19,10 @@ from oh_mcp import Settings, build_server
 from tests.calls import error_text
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
-from tests.fake.workspace import git_env
+from tests.local.shell import sh
 from tests.trees import changed, everything
 
 pytestmark = pytest.mark.anyio
-
-
-def sh(cwd: Path, script: str) -> str:
-    done = subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True, env=git_env(cwd))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,11 @@ from oh_mcp.local import snapshot
 from tests.calls import error_text
 from tests.calls import ok as call
 from tests.fake.state import FakeOpenHands
-from tests.fake.workspace import git_env
+from tests.local.shell import sh
 
 pytestmark = pytest.mark.anyio
 
 HEX = "0123456789abcdef"
-
-
-def sh(cwd: Path, script: str) -> str:
-    done = subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True, env=git_env(cwd))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def status(repo: Path) -> list[str]:
